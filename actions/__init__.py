@@ -1,0 +1,1 @@
+"""rasa_sdk actions, one module per flow; `rasa run actions` imports this package."""

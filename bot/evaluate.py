@@ -1,0 +1,96 @@
+"""Score a trained model on a labelled list `[{text, expect}]`: top-1/top-3, per group, confusions.
+
+`expect` is a topic id (scored against the FAQ answer) or an intent name. Uses `bot.ranking`, so a
+question the assistant would answer with "not sure, did you mean…" counts as a top-1 miss.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from bot.faq.kb import KnowledgeBase, load_labelled
+from bot.ranking import read
+
+OUT_OF_SCOPE = "out_of_scope"
+
+
+@dataclass
+class Report:
+    total: int = 0
+    top1: int = 0
+    top3: int = 0
+    groups: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    confusions: Counter = field(default_factory=Counter)
+    oos: Counter = field(default_factory=Counter)  # tp, fp, fn for out_of_scope
+    misses: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def top1_accuracy(self) -> float:
+        return self.top1 / self.total if self.total else 0.0
+
+    @property
+    def top3_accuracy(self) -> float:
+        return self.top3 / self.total if self.total else 0.0
+
+    def oos_precision_recall(self) -> tuple[float, float]:
+        tp, fp, fn = self.oos["tp"], self.oos["fp"], self.oos["fn"]
+        return (tp / (tp + fp) if tp + fp else 0.0, tp / (tp + fn) if tp + fn else 0.0)
+
+    def add(self, group: str, expect: str, answer: str | None, ranking: tuple[str, ...], text: str) -> None:
+        hit1, hit3 = answer == expect, expect in ranking[:3]
+        self.total += 1
+        self.top1 += hit1
+        self.top3 += hit3
+        g = self.groups[group]
+        g[0] += 1
+        g[1] += hit1
+        g[2] += hit3
+        if not hit1:
+            self.confusions[(expect, answer or "(not sure)")] += 1
+            self.misses.append((expect, answer or "(not sure)", text))
+        said_oos = answer == OUT_OF_SCOPE
+        is_oos = expect == OUT_OF_SCOPE
+        self.oos["tp" if said_oos and is_oos else "fp" if said_oos else "fn" if is_oos else "tn"] += 1
+
+    def render(self, confusions: int = 25) -> str:
+        precision, recall = self.oos_precision_recall()
+        lines = [
+            f"examples: {self.total}",
+            f"top-1 accuracy: {self.top1_accuracy:.2%}",
+            f"top-3 accuracy: {self.top3_accuracy:.2%}",
+            f"out_of_scope precision: {precision:.2%}  recall: {recall:.2%}",
+            "",
+            f"{'group':<18}{'n':>5}{'top-1':>9}{'top-3':>9}",
+        ]
+        for name in sorted(self.groups):
+            n, h1, h3 = self.groups[name]
+            lines.append(f"{name:<18}{n:>5}{h1 / n:>9.1%}{h3 / n:>9.1%}")
+        if self.confusions:
+            lines += ["", "confusions (expected -> got: count):"]
+            lines += [f"  {e} -> {g}: {c}" for (e, g), c in self.confusions.most_common(confusions)]
+        return "\n".join(lines)
+
+
+def group_of(kb: KnowledgeBase, expect: str) -> str:
+    topic = kb.get(expect)
+    return topic.group if topic else "intents"
+
+
+async def _parse_all(model: Path, texts: Iterable[str]) -> list[dict[str, Any]]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    return [await agent.parse_message(t) for t in texts]
+
+
+def evaluate(model: Path, files: Iterable[Path], kb: KnowledgeBase, threshold: float) -> Report:
+    items = load_labelled(files)
+    parses = asyncio.run(_parse_all(model, [i["text"] for i in items]))
+    report = Report()
+    for item, parse in zip(items, parses):
+        reading = read(parse, threshold)
+        report.add(group_of(kb, item["expect"]), item["expect"], reading.answer, reading.ranking, item["text"])
+    return report

@@ -1,0 +1,1 @@
+"""The FAQ knowledge base: schema and loader (kb), compiler (compiler) and checker (checker)."""

@@ -1,0 +1,1 @@
+"""Custom Rasa graph components and the pure text functions they wrap."""
