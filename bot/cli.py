@@ -57,6 +57,12 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from bot import serve
+
+    return serve.main(args.model or _latest_model(), args.port, args.actions_port)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -68,6 +74,11 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
     ev.add_argument("--misses", action="store_true", help="list every miss")
     ev.set_defaults(func=_eval)
+    sv = sub.add_parser("serve", help="run the action server and the Rasa server (Ctrl-C stops both)")
+    sv.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
+    sv.add_argument("--port", type=int, default=5005)
+    sv.add_argument("--actions-port", type=int, default=5055)
+    sv.set_defaults(func=_serve)
     return p
 
 

@@ -50,7 +50,7 @@ _TLDS = (
     "tech|store|wang|work|ink|fun|link|cloud|art|red|pro|asia|mobi|name|hk|"
     "中国|公司|网络|政务|公益|网址|在线"
 )
-_DOMAIN_LABEL = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?|[\u4e00-\u9fff]{1,20})"
+_DOMAIN_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"  # ASCII labels: a Chinese label cannot be told apart from the sentence around it
 
 # Each pattern finds candidate spans in normalized text; `canonical` turns a match into a value.
 ORDER_ID = re.compile(r"(?<![a-z0-9])(?:icp\d{13}|\d{8}-\d{4})(?![0-9])", re.I)

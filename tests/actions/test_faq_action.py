@@ -1,0 +1,78 @@
+import json
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.faq import ActionAnswerFaq
+
+
+def run(tracker):
+    dispatcher = CollectingDispatcher()
+    events = ActionAnswerFaq().run(dispatcher, tracker, {})
+    return dispatcher.messages, events
+
+
+def slot(events, name="faq_topic"):
+    return next((e["value"] for e in events if e.get("event") == "slot" and e["name"] == name), None)
+
+
+def payload_topics(message):
+    topics = []
+    for b in message["buttons"]:
+        if b["payload"].startswith("/faq{"):
+            topics.append(json.loads(b["payload"][4:])["faq_topic"])
+    return topics
+
+
+def test_confident_question_gets_its_answer_and_related_buttons(tracker_for, kb):
+    messages, events = run(tracker_for("个人备案要什么材料", ranking=[("materials_individual", 0.9)]))
+    assert messages[0]["response"] == "utter_faq/materials_individual"
+    assert payload_topics(messages[0]) == list(kb.get("materials_individual").related)
+    assert slot(events) == "materials_individual"
+
+
+def test_unsure_question_gets_top_three_choices_and_a_human(tracker_for, kb):
+    ranking = [("first_review_duration", 0.3), ("bureau_review_duration", 0.25), ("filing_process_overview", 0.2),
+               ("sms_verification", 0.1)]
+    messages, events = run(tracker_for("要多久", ranking=ranking))
+    assert "不太确定" in messages[0]["text"]
+    assert payload_topics(messages[0]) == ["first_review_duration", "bureau_review_duration", "filing_process_overview"]
+    assert messages[0]["buttons"][-1]["payload"] == "/request_human"
+    assert [b["title"] for b in messages[0]["buttons"][:1]] == [kb.get("first_review_duration").question]
+    assert slot(events) is None
+
+
+def test_fallback_intent_offers_choices(tracker_for):
+    messages, _ = run(tracker_for("嗯那个", intent="nlu_fallback", ranking=[("contact_hotline", 0.9)]))
+    assert payload_topics(messages[0]) == ["contact_hotline"]
+
+
+def test_clicked_suggestion_answers_that_topic(tracker_for):
+    entities = [{"entity": "faq_topic", "value": "bureau_review_duration"}]
+    messages, events = run(tracker_for('/faq{"faq_topic":"bureau_review_duration"}', entities=entities))
+    assert messages[0]["response"] == "utter_faq/bureau_review_duration"
+    assert slot(events) == "bureau_review_duration"
+
+
+def test_follow_up_uses_the_last_topic(tracker_for):
+    tracker = tracker_for("那公司呢?", ranking=[("filing_free", 0.2)], slots={"faq_topic": "materials_individual"})
+    messages, events = run(tracker)
+    assert messages[0]["response"] == "utter_faq/materials_company"
+    assert slot(events) == "materials_company"
+
+
+def test_stage_follow_up(tracker_for):
+    tracker = tracker_for("管局那边呢", ranking=[("filing_free", 0.2)], slots={"faq_topic": "first_review_duration"})
+    assert run(tracker)[0][0]["response"] == "utter_faq/bureau_review_duration"
+
+
+def test_province_without_a_record_is_answered_honestly(tracker_for):
+    tracker = tracker_for("那辽宁呢", ranking=[("filing_free", 0.2)], slots={"faq_topic": "regional_east_china"})
+    messages, events = run(tracker)
+    assert "辽宁" in messages[0]["text"] and "以属地管局最新要求为准" in messages[0]["text"]
+    assert slot(events) is None
+
+
+def test_unknown_clicked_topic_falls_back_to_choices(tracker_for):
+    entities = [{"entity": "faq_topic", "value": "no_such_topic"}]
+    messages, _ = run(tracker_for("/faq", entities=entities, ranking=[]))
+    assert messages[0]["buttons"] == [{"title": "都不是，找人工", "payload": "/request_human"}]
