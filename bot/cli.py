@@ -63,6 +63,13 @@ def _serve(args: argparse.Namespace) -> int:
     return serve.main(args.model or _latest_model(), args.port, args.actions_port)
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from bot import bench
+
+    print(bench.run(args.model or _latest_model(), messages=args.messages, concurrency=args.concurrency))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -79,6 +86,11 @@ def parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=5005)
     sv.add_argument("--actions-port", type=int, default=5055)
     sv.set_defaults(func=_serve)
+    bn = sub.add_parser("bench", help="latency/throughput/memory through the REST channel (prints figures)")
+    bn.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
+    bn.add_argument("--messages", type=int, default=400)
+    bn.add_argument("--concurrency", type=int, default=4)
+    bn.set_defaults(func=_bench)
     return p
 
 

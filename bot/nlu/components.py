@@ -4,19 +4,36 @@ Registered with the default recipe so `config.yml` names them by import path.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import (
+    RESPONSE_SELECTOR_PREDICTION_KEY,
+    RESPONSE_SELECTOR_PROPERTY_NAME,
+    RESPONSE_SELECTOR_RANKING_KEY,
+    RESPONSE_SELECTOR_RESPONSES_KEY,
+    RESPONSE_SELECTOR_UTTER_ACTION_KEY,
+    TOKENS_NAMES,
+)
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_RANKING_KEY,
+    INTENT_RESPONSE_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import followup
 from bot.nlu import entities
+from bot.nlu.faq_ranker import LinearRanker, blend
 from bot.nlu.normalize import MAX_CHARS, normalize
 
 
@@ -112,4 +129,91 @@ class FollowupRouter(GraphComponent):
                     ranking = message.get(INTENT_RANKING_KEY) or []
                     message.set(INTENT_RANKING_KEY, [routed] + ranking, add_to_output=True)
                 message.set(INTENT, routed, add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class FaqRanker(GraphComponent):
+    """Re-ranks the ResponseSelector's FAQ topics by blending in a linear model (bot.nlu.faq_ranker).
+
+    Writes the blended ranking where Rasa puts the ResponseSelector's (`response_selector.faq`),
+    so actions, `utter_faq` and the HTTP API all see one ranking; the selector's own ranking stays
+    alongside as `selector_ranking` for diagnosis.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"retrieval_intent": "faq", "weight": 0.7, "c": 50.0, "ranking_length": 10}
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 ranker: Optional[LinearRanker] = None, responses: Optional[Dict[Text, Any]] = None) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._storage = model_storage
+        self._resource = resource
+        self._ranker = ranker
+        self._responses = responses or {}
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "FaqRanker":
+        return cls(config, model_storage, resource)
+
+    @staticmethod
+    def _text(message: Message) -> Text:
+        tokens = message.get(TOKENS_NAMES[TEXT]) or []
+        return " ".join(t.text for t in tokens) or (message.get(TEXT) or "")
+
+    def train(self, training_data: TrainingData) -> Resource:
+        intent = self._config["retrieval_intent"]
+        examples = [m for m in training_data.intent_examples
+                    if m.get(INTENT) == intent and m.get(INTENT_RESPONSE_KEY)]
+        if not examples:
+            return self._resource
+        ranker = LinearRanker.fit([self._text(m) for m in examples], [m.get(INTENT_RESPONSE_KEY) for m in examples],
+                                  c=float(self._config["c"]))
+        responses = {k: v for k, v in training_data.responses.items() if k.startswith(f"utter_{intent}/")}
+        with self._storage.write_to(self._resource) as directory:
+            ranker.save(directory)
+            (directory / "responses.json").write_text(json.dumps(responses, ensure_ascii=False), encoding="utf-8")
+        return self._resource
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "FaqRanker":
+        try:
+            with model_storage.read_from(resource) as directory:
+                ranker = LinearRanker.load(directory)
+                responses = json.loads((directory / "responses.json").read_text(encoding="utf-8"))
+        except (ValueError, FileNotFoundError):
+            ranker, responses = None, {}
+        return cls(config, model_storage, resource, ranker, responses)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self._ranker is None:
+            return messages
+        intent = self._config["retrieval_intent"]
+        for message in messages:
+            selectors = message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}
+            previous = selectors.get(intent) or {}
+            selector_ranking = previous.get(RESPONSE_SELECTOR_RANKING_KEY) or []
+            selector = {r[INTENT_RESPONSE_KEY]: float(r[PREDICTED_CONFIDENCE_KEY]) for r in selector_ranking}
+            probabilities = self._ranker.probabilities([self._text(message)])[0]
+            linear = dict(zip(self._ranker.labels, (float(p) for p in probabilities)))
+            weight = float(self._config["weight"]) if selector else 1.0
+            ranked = blend(linear, selector, weight)[: int(self._config["ranking_length"])]
+            top_key, top_confidence = ranked[0]
+            utter = f"utter_{top_key}"
+            selectors[intent] = {
+                RESPONSE_SELECTOR_PREDICTION_KEY: {
+                    RESPONSE_SELECTOR_RESPONSES_KEY: self._responses.get(utter, []),
+                    PREDICTED_CONFIDENCE_KEY: top_confidence,
+                    INTENT_RESPONSE_KEY: top_key,
+                    RESPONSE_SELECTOR_UTTER_ACTION_KEY: utter,
+                },
+                RESPONSE_SELECTOR_RANKING_KEY: [
+                    {PREDICTED_CONFIDENCE_KEY: c, INTENT_RESPONSE_KEY: k} for k, c in ranked
+                ],
+                "selector_ranking": selector_ranking,
+            }
+            message.set(RESPONSE_SELECTOR_PROPERTY_NAME, selectors, add_to_output=True)
         return messages

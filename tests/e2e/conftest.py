@@ -1,0 +1,71 @@
+"""Start the real action server and Rasa server once for the end-to-end tests."""
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+
+import pytest
+import requests
+
+from bot import serve
+from bot.config import ROOT
+
+MODEL = ROOT / "models" / "current.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Bot:
+    """A thin REST client for one running assistant."""
+
+    def __init__(self, base: str):
+        self.base = base
+
+    def say(self, text, sender=None, timeout=30):
+        sender = sender or f"t-{uuid.uuid4().hex[:8]}"
+        r = requests.post(f"{self.base}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                          timeout=timeout)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def text(self, text, sender=None):
+        return "\n".join(m.get("text", "") for m in self.say(text, sender))
+
+    def alive(self) -> bool:
+        return requests.get(f"{self.base}/status", timeout=10).status_code == 200
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory):
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} missing: run `make test` (it trains first)")
+    rasa_port, actions_port = free_port(), free_port()
+    workdir = tmp_path_factory.mktemp("servers")
+    endpoints = workdir / "endpoints.yml"
+    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
+    logs = ROOT / "artifacts" / "e2e"
+    processes = serve.start(MODEL, rasa_port, actions_port, env={"RASA_ENDPOINTS": str(endpoints)}, log_dir=logs)
+    try:
+        up = serve.wait_http(f"http://127.0.0.1:{actions_port}/health", 120) and serve.wait_http(
+            f"http://127.0.0.1:{rasa_port}/status", 240)
+        if not up:
+            pytest.fail(f"servers did not start; see {logs}")
+        bot = Bot(f"http://127.0.0.1:{rasa_port}")
+        _warm(bot)
+        yield bot
+    finally:
+        serve.stop(processes)
+
+
+def _warm(bot: Bot) -> None:
+    """The first turn loads lazily built parts (jieba, the FAQ) in both servers."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if bot.say("你好"):
+            return
+        time.sleep(1)
