@@ -1,7 +1,9 @@
 """Score a trained model on a labelled list `[{text, expect}]`: top-1/top-3, per group, confusions.
 
-`expect` is a topic id (scored against the FAQ answer) or an intent name. Uses `bot.ranking`, so a
-question the assistant would answer with "not sure, did you mean…" counts as a top-1 miss.
+`expect` is a topic id or an intent name. Top-1/top-3 score the ranking `bot.ranking` builds (FAQ
+topics in place of `faq`); the report also says how often the assistant would answer directly
+(confidence at or above the threshold) and how often those answers are right, because that is what
+a user sees.
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ class Report:
     total: int = 0
     top1: int = 0
     top3: int = 0
+    answered: int = 0  # the assistant answered directly (confident)
+    answered_right: int = 0
+    unsure_right_in_choices: int = 0  # not sure, but the right topic was among the offered choices
     groups: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
     confusions: Counter = field(default_factory=Counter)
     oos: Counter = field(default_factory=Counter)  # tp, fp, fn for out_of_scope
@@ -40,7 +45,13 @@ class Report:
         return (tp / (tp + fp) if tp + fp else 0.0, tp / (tp + fn) if tp + fn else 0.0)
 
     def add(self, group: str, expect: str, answer: str | None, ranking: tuple[str, ...], text: str) -> None:
-        hit1, hit3 = answer == expect, expect in ranking[:3]
+        best = ranking[0] if ranking else None
+        hit1, hit3 = best == expect, expect in ranking[:3]
+        if answer is not None:
+            self.answered += 1
+            self.answered_right += answer == expect
+        else:
+            self.unsure_right_in_choices += hit3
         self.total += 1
         self.top1 += hit1
         self.top3 += hit3
@@ -49,9 +60,9 @@ class Report:
         g[1] += hit1
         g[2] += hit3
         if not hit1:
-            self.confusions[(expect, answer or "(not sure)")] += 1
-            self.misses.append((expect, answer or "(not sure)", text))
-        said_oos = answer == OUT_OF_SCOPE
+            self.confusions[(expect, best or "(nothing)")] += 1
+            self.misses.append((expect, best or "(nothing)", text))
+        said_oos = best == OUT_OF_SCOPE
         is_oos = expect == OUT_OF_SCOPE
         self.oos["tp" if said_oos and is_oos else "fp" if said_oos else "fn" if is_oos else "tn"] += 1
 
@@ -62,6 +73,9 @@ class Report:
             f"top-1 accuracy: {self.top1_accuracy:.2%}",
             f"top-3 accuracy: {self.top3_accuracy:.2%}",
             f"out_of_scope precision: {precision:.2%}  recall: {recall:.2%}",
+            f"answered directly: {self.answered}/{self.total}, right {self.answered_right / max(self.answered, 1):.2%}; "
+            f"not sure: {self.total - self.answered}, right topic among the offered choices "
+            f"{self.unsure_right_in_choices / max(self.total - self.answered, 1):.2%}",
             "",
             f"{'group':<18}{'n':>5}{'top-1':>9}{'top-3':>9}",
         ]
@@ -80,7 +94,14 @@ def group_of(kb: KnowledgeBase, expect: str) -> str:
 
 
 async def _parse_all(model: Path, texts: Iterable[str]) -> list[dict[str, Any]]:
+    import logging
+
     from rasa.core.agent import Agent
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)  # otherwise every parse is logged to stdout
 
     agent = Agent.load(str(model))
     return [await agent.parse_message(t) for t in texts]

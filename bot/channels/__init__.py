@@ -1,0 +1,1 @@
+"""Rasa input channels: how each kind of user reaches the same assistant."""

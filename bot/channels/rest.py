@@ -1,0 +1,61 @@
+"""Rasa's REST channel with its input checked first: a bad request gets a 4xx, never a 500.
+
+Rasa's own `RestInput` assumes a JSON object with a string `message`; `[]`, `"text"` or a list
+as `sender` make it raise. Served under the same path (`/webhooks/rest/webhook`).
+"""
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Optional
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+
+MAX_MESSAGE_CHARS = 20_000
+MAX_SENDER_CHARS = 128
+
+
+def request_problem(body: Any) -> Optional[str]:
+    """Why a decoded request body cannot be a user message, or None when it can."""
+    if not isinstance(body, dict):
+        return "the body must be a JSON object like {\"sender\": \"…\", \"message\": \"…\"}"
+    message, sender, metadata = body.get("message"), body.get("sender"), body.get("metadata")
+    if not isinstance(message, str):
+        return "\"message\" must be a string"
+    if len(message) > MAX_MESSAGE_CHARS:
+        return f"\"message\" is longer than {MAX_MESSAGE_CHARS} characters"
+    if sender is not None and (not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_CHARS):
+        return f"\"sender\" must be a string of 1 to {MAX_SENDER_CHARS} characters"
+    if metadata is not None and not isinstance(metadata, dict):
+        return "\"metadata\" must be an object"
+    return None
+
+
+def decode_json(request: Request) -> tuple[Any, Optional[str]]:
+    """The request's JSON body, or an explanation of why there is none."""
+    try:
+        return request.json, None
+    except Exception:  # sanic raises InvalidUsage for bad JSON, UnicodeDecodeError for bad bytes
+        return None, "the body is not valid UTF-8 JSON"
+
+
+class CheckedRestInput(RestInput):
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        blueprint = super().blueprint(on_new_message)
+
+        @blueprint.middleware("request")
+        async def check(request: Request) -> Optional[response.HTTPResponse]:
+            if request.method != "POST":
+                return None
+            body, problem = decode_json(request)
+            problem = problem or request_problem(body)
+            if problem:
+                return response.json({"error": problem}, status=400)
+            return None
+
+        return blueprint
