@@ -12,7 +12,7 @@ MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' ! -name fa
 	data/nlu/faq.yml $(wildcard bot/nlu/*.py bot/nlu/dict/*)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test train faq eval bench validate lock clean
+.PHONY: help install run test train faq eval crossval bench validate lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ validate: install faq ## rasa data validate
 
 eval: $(MODEL) ## accuracy on the held-out set (tests/heldout)
 	$(PY) -m bot eval --model $(MODEL)
+
+crossval: install faq ## rasa test nlu, 3-fold cross-validation on the training data (slow: 3 trainings)
+	$(RASA) test nlu --nlu data/nlu --config config.yml --cross-validation --folds 3 --out results/crossval
 
 bench: $(MODEL) ## latency/throughput/memory benchmark through the REST channel
 	$(PY) -m bot bench --model $(MODEL)

@@ -27,10 +27,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def peak_rss_mb(pid: int) -> float:
-    """Peak resident set size (VmHWM) of a process, in MiB, from /proc."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident set size of a process in MiB from /proc: VmRSS now, VmHWM at its peak."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -75,7 +75,7 @@ def run(model: Path, messages: int = 400, concurrency: int = 4, seed: int = 7) -
             with ThreadPoolExecutor(concurrency) as pool:
                 concurrent = list(pool.map(lambda t: _turn(url, t), texts[messages // 2:]))
             wall = time.perf_counter() - t0
-            rss_rasa, rss_actions = peak_rss_mb(procs[1].pid), peak_rss_mb(procs[0].pid)
+            rss = {name: (rss_mb(p.pid), rss_mb(p.pid, "VmHWM")) for name, p in zip(("actions", "rasa"), procs)}
         finally:
             serve.stop(procs)
     seq = [ms for ms, _ in sequential]
@@ -90,7 +90,8 @@ def run(model: Path, messages: int = 400, concurrency: int = 4, seed: int = 7) -
         f"{len(concurrent) / wall:.1f} turns/s  p50 {percentile([ms for ms, _ in concurrent], 50):.1f} ms"
         f"  p99 {percentile([ms for ms, _ in concurrent], 99):.1f} ms",
         f"errors: {sum(not ok for _, ok in sequential + concurrent)}",
-        f"peak RSS: rasa server {rss_rasa:.0f} MiB, action server {rss_actions:.0f} MiB",
+        f"RSS after the run (peak): rasa server {rss['rasa'][0]:.0f} MiB ({rss['rasa'][1]:.0f} MiB), "
+        f"action server {rss['actions'][0]:.0f} MiB ({rss['actions'][1]:.0f} MiB)",
         f"last training: {train.read_text().strip() if train.exists() else 'unknown (train with make train)'}",
     ]
     return "\n".join(lines)
