@@ -38,7 +38,12 @@ $(MODEL): $(MODEL_INPUTS) requirements.txt | $(VENV)/.installed
 
 train: $(MODEL) ## train the model, only when an input changed
 
-run: $(MODEL) ## install, train if needed, and serve on :5005 (actions on :5055)
+# The embedded default database: created with the demo orders the first time (DATABASE_URL unset).
+var/app.db: | $(VENV)/.installed
+	$(PY) -m bot db init
+	$(PY) -m bot orders import data/demo/orders.csv
+
+run: $(MODEL) var/app.db ## install, train if needed, and serve on :5005 (actions on :5055)
 	$(PY) -m bot serve --model $(MODEL)
 
 test: $(MODEL) ## install, train if needed, and run the whole test suite

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import followup
@@ -16,6 +17,8 @@ from bot.ranking import read
 
 SUGGESTIONS = 3
 HUMAN_BUTTON = {"title": "都不是，找人工", "payload": "/request_human"}
+# "这个状态需要我做什么" right after a lookup is about that order, not the general FAQ.
+ABOUT_MY_ORDER = re.compile(r"(这个|我的|该|那个)(状态|订单)|需要我(做|干|弄)|我(该|要)怎么(办|做)|下一步")
 
 
 @lru_cache(maxsize=1)
@@ -41,6 +44,8 @@ class ActionAnswerFaq(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         kb = knowledge_base()
         message = tracker.latest_message or {}
+        if tracker.get_slot("verified_order") and ABOUT_MY_ORDER.search(message.get("text") or ""):
+            return [FollowupAction("action_order_status")]
         topic = _chosen_topic(tracker, kb)
         if topic is None:
             facets = followup.detect(message.get("text") or "")

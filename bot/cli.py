@@ -1,4 +1,4 @@
-"""`python -m bot …`: the project's own commands (FAQ build/check, evaluation)."""
+"""`python -m bot …`: the project's own commands (FAQ, evaluation, database, serving, benchmark)."""
 from __future__ import annotations
 
 import argparse
@@ -81,6 +81,9 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
     ev.add_argument("--misses", action="store_true", help="list every miss")
     ev.set_defaults(func=_eval)
+    from bot.storage.cli import register as register_storage
+
+    register_storage(sub)
     sv = sub.add_parser("serve", help="run the action server and the Rasa server (Ctrl-C stops both)")
     sv.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
     sv.add_argument("--port", type=int, default=5005)

@@ -14,8 +14,13 @@ class Settings:
     """Everything configurable; each field names the environment variable it comes from."""
 
     faq_dir: Path = ROOT / "faq"  # FAQ_DIR
-    faq_threshold: float = 0.5  # FAQ_THRESHOLD: below this ResponseSelector confidence, offer choices
+    faq_threshold: float = 0.5  # FAQ_THRESHOLD: below this ranking confidence, offer choices
     hotline: str = "4000-955-988转5 / 950808转5"  # HOTLINE
+    service_hours: str = "09:00-21:00"  # SERVICE_HOURS: when people answer the hotline (China time)
+    lookup_max_failures: int = 3  # LOOKUP_MAX_FAILURES: identity failures per conversation
+    lookup_rate_limit: int = 10  # LOOKUP_RATE_LIMIT: failed lookups per sender per window
+    lookup_window_seconds: int = 3600  # LOOKUP_WINDOW_SECONDS
+    helpdesk_webhook_url: str = ""  # HELPDESK_WEBHOOK_URL: tickets are also POSTed here when set
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -24,6 +29,11 @@ class Settings:
             faq_dir=Path(env.get("FAQ_DIR", cls.faq_dir)),
             faq_threshold=float(env.get("FAQ_THRESHOLD", cls.faq_threshold)),
             hotline=env.get("HOTLINE", cls.hotline),
+            service_hours=env.get("SERVICE_HOURS", cls.service_hours),
+            lookup_max_failures=int(env.get("LOOKUP_MAX_FAILURES", cls.lookup_max_failures)),
+            lookup_rate_limit=int(env.get("LOOKUP_RATE_LIMIT", cls.lookup_rate_limit)),
+            lookup_window_seconds=int(env.get("LOOKUP_WINDOW_SECONDS", cls.lookup_window_seconds)),
+            helpdesk_webhook_url=env.get("HELPDESK_WEBHOOK_URL", cls.helpdesk_webhook_url),
         )
 
 

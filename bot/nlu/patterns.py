@@ -33,7 +33,7 @@ PROVINCES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("云南", ("云南省", "云南"), "滇云"),
     ("西藏", ("西藏自治区", "西藏"), "藏"),
     ("陕西", ("陕西省", "陕西"), "陕秦"),
-    ("甘肃", ("甘肃省", "甘肃"), "甘陇"),
+    ("甘肃", ("甘肃省", "甘肃"), "陇甘"),
     ("青海", ("青海省", "青海"), "青"),
     ("宁夏", ("宁夏回族自治区", "宁夏"), "宁"),
     ("新疆", ("新疆维吾尔自治区", "新疆"), "新"),
@@ -54,7 +54,8 @@ _DOMAIN_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"  # ASCII labels: a Chine
 
 # Each pattern finds candidate spans in normalized text; `canonical` turns a match into a value.
 ORDER_ID = re.compile(r"(?<![a-z0-9])(?:icp\d{13}|\d{8}-\d{4})(?![0-9])", re.I)
-ICP_NUMBER = re.compile(rf"[{ICP_ABBRS}]\s?icp\s?备\s?\d{{8}}\s?号(?:\s?-\s?\d{{1,3}})?", re.I)
+ICP_NUMBER = re.compile(rf"[{ICP_ABBRS}]\s?icp\s?备\s?\d{{6,10}}\s?号(?:\s?-\s?\d{{1,3}})?", re.I)
+PHONE_TAIL = re.compile(r"(?:手机号?码?)?(?:尾号|后四位|后4位|末四位|末4位|最后四位|最后4位)\s*(?:是|为|:)?\s*\d{4}(?![0-9])")
 PHONE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?![0-9])")
 DOMAIN = re.compile(
     rf"(?<![a-z0-9.@-])(?:https?://)?(?:{_DOMAIN_LABEL}\.)+(?:{_TLDS})(?![a-z0-9-])", re.I
@@ -85,11 +86,13 @@ def canonical(label: str, text: str) -> str | None:
         value = compact.upper()
         return value if is_order_id(value) else None
     if label == "icp_number":
-        m = re.fullmatch(r"(.)icp备(\d{8})号(-\d{1,3})?", compact, re.I)
+        m = re.fullmatch(r"(.)icp备(\d{6,10})号(-\d{1,3})?", compact, re.I)
         return f"{m[1]}ICP备{m[2]}号{m[3] or ''}" if m else None
     if label == "phone":
         digits = re.sub(r"\D", "", compact)
         return digits[-11:]
+    if label == "phone_tail":
+        return compact[-4:]
     if label == "domain":
         return re.sub(r"^https?://", "", compact, flags=re.I).lower()
     if label == "province":
@@ -101,6 +104,7 @@ LABELLED_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
     ("icp_number", ICP_NUMBER),
     ("order_id", ORDER_ID),
     ("phone", PHONE),
+    ("phone_tail", PHONE_TAIL),
     ("domain", DOMAIN),
     ("province", PROVINCE),
 )

@@ -41,7 +41,22 @@ class Bot:
 
 
 @pytest.fixture(scope="session")
-def assistant(tmp_path_factory):
+def app_db(tmp_path_factory):
+    """A fresh SQLite app database with the demo orders: the embedded default, for real."""
+    from bot.storage.db import make_engine, migrate, session_scope
+    from bot.storage.orders_csv import import_orders
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'app.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    with session_scope(engine) as session:
+        assert import_orders(session, ROOT / "data" / "demo" / "orders.csv").ok
+    yield url, engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory, app_db):
     if not MODEL.exists():
         pytest.fail(f"{MODEL} missing: run `make test` (it trains first)")
     rasa_port, actions_port = free_port(), free_port()
@@ -49,7 +64,8 @@ def assistant(tmp_path_factory):
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
     logs = ROOT / "artifacts" / "e2e"
-    processes = serve.start(MODEL, rasa_port, actions_port, env={"RASA_ENDPOINTS": str(endpoints)}, log_dir=logs)
+    env = {"RASA_ENDPOINTS": str(endpoints), "DATABASE_URL": app_db[0], "SERVICE_HOURS": "00:00-23:59"}
+    processes = serve.start(MODEL, rasa_port, actions_port, env=env, log_dir=logs)
     try:
         up = serve.wait_http(f"http://127.0.0.1:{actions_port}/health", 120) and serve.wait_http(
             f"http://127.0.0.1:{rasa_port}/status", 240)

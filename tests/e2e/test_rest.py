@@ -57,9 +57,10 @@ def test_greeting(assistant):
     assert "备案助手" in assistant.text("你好")
 
 
-@pytest.mark.parametrize("text", ["帮我查一下我的备案订单进度", "我要转人工", "帮我提个工单"])
-def test_actions_not_built_yet_give_the_hotline(assistant, text):
-    assert "4000-955-988转5" in assistant.text(text)
+def test_asking_for_a_person_gives_the_hotline_and_offers_a_ticket(assistant):
+    messages = assistant.say("我要转人工")
+    assert "4000-955-988转5" in messages[0]["text"] and "950808转5" in messages[0]["text"]
+    assert messages[0]["buttons"] == [{"title": "提交工单", "payload": "/create_ticket"}]
 
 
 @pytest.mark.parametrize(

@@ -94,3 +94,8 @@ def test_all_31_provinces_are_known():
 def test_empty_and_huge_inputs():
     assert extract("") == []
     assert isinstance(extract(normalize("备案" * 50_000)), list)
+
+
+def test_ten_digit_icp_numbers_and_gansu_prefix():
+    assert values("京ICP备2023001234号", "icp_number") == ["京ICP备2023001234号"]
+    assert values("陇ICP备12345678号-2", "province") == ["甘肃"]

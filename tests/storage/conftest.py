@@ -1,0 +1,117 @@
+"""Storage fixtures: every database test runs on SQLite (a temp file) and on PostgreSQL.
+
+PostgreSQL is the server at TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres);
+each test session works in fresh `beian_test_<random>` databases and drops them at the end.
+If the server cannot be reached, the PostgreSQL tests fail when CI is set and are skipped otherwise.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import OperationalError
+
+from bot.storage import db
+from bot.storage.db import make_engine, migrate
+from bot.storage.models import metadata
+
+PG_SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[Callable[[], URL]]:
+    """A factory of empty PostgreSQL databases, all dropped when the session ends."""
+    admin = make_engine(PG_SERVER, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect():
+            pass
+    except OperationalError as exc:
+        admin.dispose()
+        message = f"PostgreSQL unreachable at {PG_SERVER}: {str(exc.orig).strip()}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (CI is set, so the PostgreSQL tests must run)", pytrace=False)
+        pytest.skip(message)
+    names: list[str] = []
+
+    def create() -> URL:
+        name = f"beian_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        names.append(name)
+        return make_url(PG_SERVER).set(database=name)
+
+    yield create
+    with admin.connect() as conn:
+        for name in names:
+            conn.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def empty_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> URL:
+    """The URL of a brand-new database with no tables in it."""
+    if backend == "sqlite":
+        return make_url(f"sqlite:///{tmp_path / 'empty.db'}")
+    return request.getfixturevalue("pg_databases")()
+
+
+@pytest.fixture
+def empty_engine(empty_url: URL) -> Iterator[Engine]:
+    engine = make_engine(empty_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _schema_engines() -> Iterator[dict[str, Engine]]:
+    """One migrated database per backend, shared by the session (migrating per test is slow)."""
+    engines: dict[str, Engine] = {}
+    yield engines
+    for engine in engines.values():
+        engine.dispose()
+
+
+@pytest.fixture
+def engine(backend: str, request: pytest.FixtureRequest, _schema_engines: dict[str, Engine],
+           tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """A migrated database with empty tables."""
+    if backend not in _schema_engines:
+        if backend == "sqlite":
+            url = make_url(f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'app.db'}")
+        else:
+            url = request.getfixturevalue("pg_databases")()
+        new = make_engine(url)
+        migrate(new)
+        _schema_engines[backend] = new
+    engine = _schema_engines[backend]
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if backend == "postgresql":
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+        else:
+            for table in tables:
+                conn.exec_driver_sql(f"DELETE FROM {table}")
+    return engine
+
+
+@pytest.fixture
+def database_url_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[URL], None]]:
+    """Point DATABASE_URL (and so get_engine) at a test database; its engines are closed after."""
+    def point(url: URL) -> None:
+        monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
+
+    yield point
+    db.dispose_engines()
