@@ -58,8 +58,9 @@ eval: $(MODEL) ## accuracy on the held-out set (tests/heldout)
 crossval: install faq ## rasa test nlu, 3-fold cross-validation on the training data (slow: 3 trainings)
 	$(RASA) test nlu --nlu data/nlu --config config.yml --cross-validation --folds 3 --out results/crossval
 
-bench: $(MODEL) ## latency/throughput/memory benchmark through the REST channel
+bench: $(MODEL) ## latency/throughput/memory through REST: FAQ turns, then complete order lookups
 	$(PY) -m bot bench --model $(MODEL)
+	$(PY) -m bot bench --model $(MODEL) --flow orders --messages 200
 
 lock: install ## refreeze requirements.txt from requirements.in
 	$(PY) -m pip install --quiet -r requirements.in

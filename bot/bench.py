@@ -52,16 +52,40 @@ def _turn(url: str, text: str) -> tuple[float, bool]:
     return (time.perf_counter() - start) * 1000, ok
 
 
-def run(model: Path, messages: int = 400, concurrency: int = 4, seed: int = 7) -> str:
-    texts = [e for t in load_kb(ROOT / "faq").topics for e in t.examples]
-    random.Random(seed).shuffle(texts)
-    texts = (texts * (messages // len(texts) + 1))[:messages]
+def _demo_database(directory: Path) -> tuple[str, list[str]]:
+    """A SQLite app database with the demo orders, and one owner's lookup message per order."""
+    import csv
+
+    from bot.storage.db import make_engine, migrate, session_scope
+    from bot.storage.orders_csv import import_orders
+
+    url = f"sqlite:///{directory / 'bench.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    demo = ROOT / "data" / "demo" / "orders.csv"
+    with session_scope(engine) as session:
+        import_orders(session, demo)
+    engine.dispose()
+    with demo.open(encoding="utf-8-sig") as f:
+        lookups = [f"订单号 {row['order_no']} 手机尾号{row['phone'][-4:]}" for row in csv.DictReader(f)]
+    return url, lookups
+
+
+def run(model: Path, messages: int = 400, concurrency: int = 4, seed: int = 7, flow: str = "faq") -> str:
+    """`flow` is "faq" (FAQ questions) or "orders" (complete order lookups: form, two actions, database)."""
     rasa_port, actions_port = _free_port(), _free_port()
     with tempfile.TemporaryDirectory() as tmp:
+        env = {}
+        if flow == "orders":
+            env["DATABASE_URL"], texts = _demo_database(Path(tmp))
+        else:
+            texts = [e for t in load_kb(ROOT / "faq").topics for e in t.examples]
+        random.Random(seed).shuffle(texts)
+        texts = (texts * (messages // len(texts) + 1))[:messages]
         endpoints = Path(tmp) / "endpoints.yml"
         endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
-        procs = serve.start(model, rasa_port, actions_port, env={"RASA_ENDPOINTS": str(endpoints)},
-                            log_dir=Path(tmp) / "logs")
+        env["RASA_ENDPOINTS"] = str(endpoints)
+        procs = serve.start(model, rasa_port, actions_port, env=env, log_dir=Path(tmp) / "logs")
         try:
             started = time.perf_counter()
             if not serve.wait_http(f"http://127.0.0.1:{rasa_port}/status", 300):
@@ -83,7 +107,7 @@ def run(model: Path, messages: int = 400, concurrency: int = 4, seed: int = 7) -
     lines = [
         f"model: {model}",
         f"server start-up (model load): {startup:.1f} s",
-        f"sequential FAQ turns: {len(seq)}  p50 {percentile(seq, 50):.1f} ms  p95 {percentile(seq, 95):.1f} ms"
+        f"sequential {flow} turns: {len(seq)}  p50 {percentile(seq, 50):.1f} ms  p95 {percentile(seq, 95):.1f} ms"
         f"  p99 {percentile(seq, 99):.1f} ms  mean {statistics.mean(seq):.1f} ms",
         f"sequential throughput: {len(seq) / (sum(seq) / 1000):.1f} turns/s",
         f"concurrent ({concurrency} clients): {len(concurrent)} turns in {wall:.2f} s = "

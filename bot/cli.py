@@ -66,7 +66,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from bot import bench
 
-    print(bench.run(args.model or _latest_model(), messages=args.messages, concurrency=args.concurrency))
+    print(bench.run(args.model or _latest_model(), messages=args.messages, concurrency=args.concurrency,
+                    flow=args.flow))
     return 0
 
 
@@ -93,6 +94,8 @@ def parser() -> argparse.ArgumentParser:
     bn.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
     bn.add_argument("--messages", type=int, default=400)
     bn.add_argument("--concurrency", type=int, default=4)
+    bn.add_argument("--flow", choices=("faq", "orders"), default="faq",
+                    help="faq: FAQ questions; orders: complete order lookups (form, actions, database)")
     bn.set_defaults(func=_bench)
     return p
 

@@ -37,8 +37,21 @@ from bot.nlu.faq_ranker import LinearRanker, blend
 from bot.nlu.normalize import MAX_CHARS, normalize
 
 
+class _FromConfig(GraphComponent):
+    """A component with nothing to train: built from its config alone (the default-config merge
+    Rasa does for us)."""
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self._config = config
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "_FromConfig":
+        return cls(config)
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
-class TextNormalizer(GraphComponent):
+class TextNormalizer(_FromConfig):
     """Rewrites each message's text to the canonical form before jieba sees it.
 
     Registered as a tokenizer-type component because only those run over the training data too,
@@ -49,23 +62,10 @@ class TextNormalizer(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {"max_chars": MAX_CHARS}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
-        self._max_chars = int(config["max_chars"])
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "TextNormalizer":
-        return cls(config)
-
     def _apply(self, message: Message) -> None:
         text = message.get(TEXT)
         if text is not None:
-            message.set(TEXT, normalize(text, self._max_chars))
+            message.set(TEXT, normalize(text, int(self._config["max_chars"])))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for message in training_data.training_examples:
@@ -79,19 +79,14 @@ class TextNormalizer(GraphComponent):
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
-class IcpEntityExtractor(GraphComponent, EntityExtractorMixin):
-    """order_id, icp_number, phone, domain and province from spaCy (see bot.nlu.entities)."""
+class IcpEntityExtractor(_FromConfig, EntityExtractorMixin):
+    """order_id, icp_number, phone, phone_tail, domain and province from spaCy (bot.nlu.entities)."""
 
     @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "IcpEntityExtractor":
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "IcpEntityExtractor":
         entities.build_nlp()  # load spaCy and jieba with the model, not on the first user turn
-        return cls()
+        return cls(config)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -103,22 +98,12 @@ class IcpEntityExtractor(GraphComponent, EntityExtractorMixin):
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class FollowupRouter(GraphComponent):
+class FollowupRouter(_FromConfig):
     """Sends follow-up-shaped messages ("那公司呢?") to the FAQ action instead of a guess.
 
     Placed after the FallbackClassifier: a short "…呢" naming a facet is a follow-up on the last
     answer whatever the classifiers made of it; the action resolves it against the last topic.
     """
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "FollowupRouter":
-        return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
