@@ -33,27 +33,39 @@ def wait_http(url: str, timeout: float) -> bool:
     return False
 
 
+def _env(env: dict | None) -> dict:
+    env = {**os.environ, **(env or {})}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def _log(log_dir: Path | None, name: str) -> dict:
+    if log_dir is None:
+        return {}
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return {"stdout": open(log_dir / f"{name}.log", "ab"), "stderr": subprocess.STDOUT}
+
+
+def start_actions(port: int = 5055, env: dict | None = None, log_dir: Path | None = None) -> subprocess.Popen:
+    return subprocess.Popen(rasa_command("run", "actions", "--port", str(port), "--actions", "actions"),
+                            cwd=ROOT, env=_env(env), **_log(log_dir, "actions"))
+
+
+def start_rasa(model: Path, port: int = 5005, env: dict | None = None, log_dir: Path | None = None
+               ) -> subprocess.Popen:
+    env = _env(env)
+    endpoints = env.get("RASA_ENDPOINTS", str(ROOT / "endpoints.yml"))
+    return subprocess.Popen(
+        rasa_command("run", "--model", str(model), "--port", str(port), "--enable-api",
+                     "--credentials", str(ROOT / "credentials.yml"), "--endpoints", endpoints,
+                     "--cors", "*", "--interface", env.get("RASA_INTERFACE", "127.0.0.1")),
+        cwd=ROOT, env=env, **_log(log_dir, "rasa"))
+
+
 def start(model: Path, rasa_port: int = 5005, actions_port: int = 5055, env: dict | None = None,
           log_dir: Path | None = None) -> list[subprocess.Popen]:
     """Start both servers (actions first, Rasa pointing at it); returns the processes."""
-    env = {**os.environ, **(env or {})}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    out = {}
-    if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        out = {"actions": open(log_dir / "actions.log", "ab"), "rasa": open(log_dir / "rasa.log", "ab")}
-    actions = subprocess.Popen(
-        rasa_command("run", "actions", "--port", str(actions_port), "--actions", "actions"),
-        cwd=ROOT, env=env, stdout=out.get("actions"), stderr=subprocess.STDOUT if out else None,
-    )
-    endpoints = env.get("RASA_ENDPOINTS", str(ROOT / "endpoints.yml"))
-    rasa = subprocess.Popen(
-        rasa_command("run", "--model", str(model), "--port", str(rasa_port), "--enable-api",
-                     "--credentials", str(ROOT / "credentials.yml"), "--endpoints", endpoints,
-                     "--cors", "*", "--interface", env.get("RASA_INTERFACE", "127.0.0.1")),
-        cwd=ROOT, env=env, stdout=out.get("rasa"), stderr=subprocess.STDOUT if out else None,
-    )
-    return [actions, rasa]
+    return [start_actions(actions_port, env, log_dir), start_rasa(model, rasa_port, env, log_dir)]
 
 
 def stop(processes: list[subprocess.Popen], timeout: float = 15) -> None:

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, Optional
 
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+# Every turn of ours says something (rules cover every intent, forms ask, the FAQ action always
+# answers), so a turn that produced nothing failed somewhere: an action server that is down, a
+# timeout, an exception Rasa logged and swallowed. The user hears that instead of silence.
+FAILURE_REPLY = "抱歉，系统刚才出了点问题，没能处理您的消息，请稍后再试。着急的话请拨打备案热线 {hotline}。"
 MAX_MESSAGE_CHARS = 20_000
 MAX_SENDER_CHARS = 128
 
@@ -40,13 +44,30 @@ def decode_json(request: Request) -> tuple[Any, Optional[str]]:
         return None, "the body is not valid UTF-8 JSON"
 
 
+def never_silent(on_new_message: Callable[[UserMessage], Awaitable[None]]
+                 ) -> Callable[[UserMessage], Awaitable[None]]:
+    """Wrap Rasa's message handler so a turn that produced no reply gets the honest failure reply."""
+
+    async def handle(message: UserMessage) -> None:
+        try:
+            await on_new_message(message)
+        finally:
+            out = message.output_channel
+            if isinstance(out, CollectingOutputChannel) and not out.messages:
+                from bot.config import get_settings
+
+                await out.send_text_message(message.sender_id, FAILURE_REPLY.format(hotline=get_settings().hotline))
+
+    return handle
+
+
 class CheckedRestInput(RestInput):
     @classmethod
     def name(cls) -> str:
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        blueprint = super().blueprint(on_new_message)
+        blueprint = super().blueprint(never_silent(on_new_message))
 
         @blueprint.middleware("request")
         async def check(request: Request) -> Optional[response.HTTPResponse]:

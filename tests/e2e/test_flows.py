@@ -135,3 +135,16 @@ def test_cancelled_ticket_creates_nothing(assistant, app_db):
     assistant.text("13812345678", s)
     assert "没有创建工单" in assistant.text("取消", s)
     assert tickets_of(app_db[1], s) == []
+
+
+def test_logs_carry_no_phone_number_or_email(assistant):
+    from bot.config import ROOT
+
+    s = new_sender("privacy")
+    assistant.text("订单号 ICP2026112700087 手机号 13987654321", s)
+    assistant.text("帮我提个工单", s)
+    assistant.text("短信核验一直收不到验证码", s)
+    assistant.text("Secret.Person@example.org", s)
+    assistant.text("确认", s)
+    logs = "".join(p.read_text(encoding="utf-8", errors="replace") for p in (ROOT / "artifacts" / "e2e").glob("*.log"))
+    assert "13987654321" not in logs and "secret.person@example.org" not in logs.lower()
