@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 FORMAT_HELP = "订单号格式是 ICP + 8 位日期 + 5 位序号（如 ICP2026110400318），或较早的 日期-4位序号（如 20261104-2271）。"
 _ATTEMPT = re.compile(r"icp\s*[\d-]+|\d{6,}(?:-\d+)?", re.I)  # looks like someone typed a number
 _DONT_KNOW = re.compile(r"(不知道|忘了|忘记|找不到|没有|哪里看|在哪|怎么找|怎么查).{0,6}(订单号|单号)|(订单号|单号).{0,6}(在哪|哪里|怎么找|怎么看|不知道)")
+DONT_KNOW = "?"  # what extract_order_id reports for "我不知道订单号"
 _FOUR_DIGITS = re.compile(r"\D*(\d{4})\D*")
 
 
@@ -63,8 +64,7 @@ class ValidateOrderStatusForm(FormValidationAction):
             return {}
         text = normalize(tracker.latest_message.get("text"))
         if _DONT_KNOW.search(text):
-            dispatcher.utter_message(text=WHERE_TO_FIND_ORDER_NO)
-            return {}
+            return {"order_id": DONT_KNOW}  # an answer of sorts: validation explains, the form re-asks
         attempt = _ATTEMPT.search(text)
         return {"order_id": attempt.group().replace(" ", "")} if attempt else {}
 
@@ -83,6 +83,9 @@ class ValidateOrderStatusForm(FormValidationAction):
 
     def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: DomainDict) -> Dict[Text, Any]:
+        if value == DONT_KNOW:
+            dispatcher.utter_message(text=WHERE_TO_FIND_ORDER_NO)
+            return {"order_id": None}
         value = str(value or "").strip().upper()
         if not is_order_id(value):
             dispatcher.utter_message(text=f"“{value[:30]}”不是有效的订单号。{FORMAT_HELP}")
@@ -151,4 +154,18 @@ class ActionOrderStatus(Action):
             text="为保护订单信息，这次对话里的订单查询已暂停。\n"
                  "- 您可以登录华为云控制台，进入“ICP备案”直接查看订单进度\n"
                  f"- 或拨打备案热线 {get_settings().hotline}")
+        return []
+
+
+class ActionLookupCancelled(Action):
+    """"算了" ends the lookup; "我不知道订单号" also ends it, but with where to find the number."""
+
+    def name(self) -> Text:
+        return "action_lookup_cancelled"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+        if _DONT_KNOW.search(normalize(tracker.latest_message.get("text"))):
+            dispatcher.utter_message(text=WHERE_TO_FIND_ORDER_NO + "\n找到后再告诉我，我帮您查。")
+        else:
+            dispatcher.utter_message(response="utter_lookup_cancelled")
         return []

@@ -82,9 +82,7 @@ def run(model: Path, messages: int = 400, concurrency: int = 4, seed: int = 7, f
             texts = [e for t in load_kb(ROOT / "faq").topics for e in t.examples]
         random.Random(seed).shuffle(texts)
         texts = (texts * (messages // len(texts) + 1))[:messages]
-        endpoints = Path(tmp) / "endpoints.yml"
-        endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
-        env["RASA_ENDPOINTS"] = str(endpoints)
+        env["RASA_ENDPOINTS"] = str(serve.endpoints_file(Path(tmp), actions_port))
         procs = serve.start(model, rasa_port, actions_port, env=env, log_dir=Path(tmp) / "logs")
         try:
             started = time.perf_counter()

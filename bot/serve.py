@@ -57,9 +57,20 @@ def start_rasa(model: Path, port: int = 5005, env: dict | None = None, log_dir: 
     endpoints = env.get("RASA_ENDPOINTS", str(ROOT / "endpoints.yml"))
     return subprocess.Popen(
         rasa_command("run", "--model", str(model), "--port", str(port), "--enable-api",
-                     "--credentials", str(ROOT / "credentials.yml"), "--endpoints", endpoints,
+                     "--credentials", env.get("RASA_CREDENTIALS", str(ROOT / "credentials.yml")), "--endpoints", endpoints,
                      "--cors", "*", "--interface", env.get("RASA_INTERFACE", "127.0.0.1")),
         cwd=ROOT, env=env, **_log(log_dir, "rasa"))
+
+
+def endpoints_file(directory: Path, actions_port: int) -> Path:
+    """endpoints.yml as shipped, with the action server on `actions_port` (tests, benchmark)."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    config["action_endpoint"]["url"] = f"http://127.0.0.1:{actions_port}/webhook"
+    path = Path(directory) / "endpoints.yml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
 
 
 def start(model: Path, rasa_port: int = 5005, actions_port: int = 5055, env: dict | None = None,
@@ -82,7 +93,12 @@ def stop(processes: list[subprocess.Popen], timeout: float = 15) -> None:
 
 def main(model: Path, rasa_port: int, actions_port: int) -> int:
     """Serve until Ctrl-C (exit 0) or until a server dies on its own (exit 1)."""
-    processes = start(model, rasa_port, actions_port)
+    env = {}
+    if actions_port != 5055 and "RASA_ENDPOINTS" not in os.environ:
+        import tempfile
+
+        env["RASA_ENDPOINTS"] = str(endpoints_file(Path(tempfile.mkdtemp()), actions_port))
+    processes = start(model, rasa_port, actions_port, env=env)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops cleanly too
     try:
         if wait_http(f"http://127.0.0.1:{rasa_port}/status", timeout=180):

@@ -80,3 +80,14 @@ def test_outside_hours_says_so_and_offers_a_ticket(tracker_for, monkeypatch):
     assert "不在人工服务时间" in message["text"] and closed in message["text"]
     assert message["buttons"] == [{"title": "提交工单", "payload": "/create_ticket"}]
     assert events == []
+
+
+def test_cancel_or_dont_know_the_number(tracker_for):
+    from actions.orders import ActionLookupCancelled
+
+    dispatcher = CollectingDispatcher()
+    ActionLookupCancelled().run(dispatcher, tracker_for("我不知道订单号", intent="deny"), {})
+    assert "我的订单" in dispatcher.messages[0]["text"]
+    dispatcher = CollectingDispatcher()
+    ActionLookupCancelled().run(dispatcher, tracker_for("算了", intent="deny"), {})
+    assert dispatcher.messages[0]["response"] == "utter_lookup_cancelled"

@@ -31,8 +31,7 @@ def assistant(tmp_path_factory, app_db):
         pytest.fail(f"{MODEL} missing: run `make test` (it trains first)")
     rasa_port, actions_port = free_port(), free_port()
     workdir = tmp_path_factory.mktemp("servers")
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
+    endpoints = serve.endpoints_file(workdir, actions_port)
     logs = ROOT / "artifacts" / "e2e"
     env = {"RASA_ENDPOINTS": str(endpoints), "DATABASE_URL": app_db[0], "SERVICE_HOURS": "00:00-23:59"}
     processes = serve.start(MODEL, rasa_port, actions_port, env=env, log_dir=logs)

@@ -12,8 +12,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def fragile(tmp_path_factory, app_db):
     rasa_port, actions_port = free_port(), free_port()
-    endpoints = tmp_path_factory.mktemp("fragile") / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
+    endpoints = serve.endpoints_file(tmp_path_factory.mktemp("fragile"), actions_port)
     env = {"RASA_ENDPOINTS": str(endpoints), "DATABASE_URL": app_db[0]}
     logs = serve.ROOT / "artifacts" / "faults"
     processes = serve.start(MODEL, rasa_port, actions_port, env=env, log_dir=logs)

@@ -148,3 +148,10 @@ def test_logs_carry_no_phone_number_or_email(assistant):
     assistant.text("确认", s)
     logs = "".join(p.read_text(encoding="utf-8", errors="replace") for p in (ROOT / "artifacts" / "e2e").glob("*.log"))
     assert "13987654321" not in logs and "secret.person@example.org" not in logs.lower()
+
+
+@pytest.mark.parametrize("text", ["我不知道订单号", "订单号在哪里看"])
+def test_someone_without_the_number_is_told_where_to_find_it(assistant, text):
+    s = new_sender("no-number")
+    assistant.text("帮我查一下我的备案订单到哪一步了", s)
+    assert "我的订单" in assistant.text(text, s)
