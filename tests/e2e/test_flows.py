@@ -2,7 +2,7 @@
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.storage.db import session_scope
 from bot.storage.models import Ticket
