@@ -33,7 +33,8 @@ faq: data/nlu/faq.yml ## compile faq/ into data/nlu/faq.yml
 
 $(MODEL): $(MODEL_INPUTS) requirements.txt | $(VENV)/.installed
 	@start=$$(date +%s); \
-	$(RASA) train --fixed-model-name current --out models && \
+	$(RASA) train --fixed-model-name training --out models && \
+	mv models/training.tar.gz $(MODEL) && \
 	echo "training took $$(( $$(date +%s) - start )) s" | tee models/train_seconds.txt
 
 train: $(MODEL) ## train the model, only when an input changed

@@ -82,7 +82,7 @@ def start(model: Path, rasa_port: int = 5005, actions_port: int = 5055, env: dic
 def stop(processes: list[subprocess.Popen], timeout: float = 15) -> None:
     for p in processes:
         if p.poll() is None:
-            p.send_signal(signal.SIGINT)
+            p.send_signal(signal.SIGTERM)  # both servers shut down cleanly on it; SIGINT may be ignored
     for p in processes:
         try:
             p.wait(timeout=timeout)
@@ -99,7 +99,9 @@ def main(model: Path, rasa_port: int, actions_port: int) -> int:
 
         env["RASA_ENDPOINTS"] = str(endpoints_file(Path(tempfile.mkdtemp()), actions_port))
     processes = start(model, rasa_port, actions_port, env=env)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops cleanly too
+    # Ctrl-C and `kill` both stop cleanly, even when started from a shell that ignores SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         if wait_http(f"http://127.0.0.1:{rasa_port}/status", timeout=180):
             print(
