@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 MOBILE = re.compile(r"1[3-9]\d{9}")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+CONTACT_ATTEMPT = re.compile(r"@|\d[\d\s-]{4,}")
 TICKET_SLOTS = ("ticket_topic", "ticket_description", "ticket_contact", "ticket_confirmed", "ticket_key")
 TRANSCRIPT_TURNS = 20
 
@@ -77,6 +78,14 @@ class ValidateTicketForm(FormValidationAction):
             if topic:
                 return {"ticket_topic": topic.question}
         return {"ticket_topic": "备案咨询"}
+
+    async def extract_ticket_contact(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        """Only an attempt at a contact (an @, or a run of digits) answers the question; anything
+        else (an FAQ question, say) leaves it open, so the FAQ is answered and the form asks again."""
+        if tracker.get_slot("requested_slot") != "ticket_contact":
+            return {}
+        text = (tracker.latest_message.get("text") or "").strip()
+        return {"ticket_contact": text} if CONTACT_ATTEMPT.search(text) else {}
 
     def validate_ticket_description(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
         value = str(value or "").strip()

@@ -155,3 +155,14 @@ def test_someone_without_the_number_is_told_where_to_find_it(assistant, text):
     s = new_sender("no-number")
     assistant.text("帮我查一下我的备案订单到哪一步了", s)
     assert "我的订单" in assistant.text(text, s)
+
+
+def test_faq_inside_the_ticket_form_then_it_resumes(assistant, app_db):
+    s = new_sender("ticket-faq")
+    assistant.text("帮我提个工单", s)
+    assistant.text("初审被驳回两次了，想让人看看", s)
+    reply = assistant.text("管局审核一般要几个工作日", s)
+    assert "20" in reply and "联系方式" in reply
+    assert "确认" in assistant.text("13812345678", s)
+    assistant.text("确认", s)
+    assert len(tickets_of(app_db[1], s)) == 1
