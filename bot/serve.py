@@ -58,7 +58,9 @@ def start_rasa(model: Path, port: int = 5005, env: dict | None = None, log_dir: 
     return subprocess.Popen(
         rasa_command("run", "--model", str(model), "--port", str(port), "--enable-api",
                      "--credentials", env.get("RASA_CREDENTIALS", str(ROOT / "credentials.yml")), "--endpoints", endpoints,
-                     "--cors", "*", "--interface", env.get("RASA_INTERFACE", "127.0.0.1")),
+                     "--cors", "*", "--interface", env.get("RASA_INTERFACE", "127.0.0.1"),
+                     # The HTTP API reads any conversation: token-protect it wherever it is reachable.
+                     *(["--auth-token", env["RASA_AUTH_TOKEN"]] if env.get("RASA_AUTH_TOKEN") else [])),
         cwd=ROOT, env=env, **_log(log_dir, "rasa"))
 
 
