@@ -22,14 +22,14 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import get_settings
+from bot.nlu.patterns import MOBILE
 from bot.storage import repository
-from bot.storage.db import get_engine, session_scope
+from bot.storage.db import session_scope
 from bot.storage.models import Ticket, utcnow
 from bot.storage.privacy import mask_contact
 
 logger = logging.getLogger(__name__)
 
-MOBILE = re.compile(r"1[3-9]\d{9}")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 CONTACT_ATTEMPT = re.compile(r"@|\d[\d\s-]{4,}")
 TICKET_SLOTS = ("ticket_topic", "ticket_description", "ticket_contact", "ticket_confirmed", "ticket_key")
@@ -143,7 +143,7 @@ def forward_later(ticket_id: int) -> None:
 
 def forward(ticket_id: int, url: str, attempts: int = 3, backoff: float = 0.5) -> bool:
     """POST the stored ticket to the helpdesk, retrying; the outcome is recorded on the ticket."""
-    with session_scope(get_engine()) as session:
+    with session_scope() as session:
         ticket = session.get(Ticket, ticket_id)
         payload = {"ticket_no": ticket.ticket_no, "topic": ticket.topic, "order_no": ticket.order_no,
                    "description": ticket.description, "contact": ticket.contact, "transcript": ticket.transcript}
@@ -161,7 +161,7 @@ def forward(ticket_id: int, url: str, attempts: int = 3, backoff: float = 0.5) -
             error = str(exc)[:200]
         logger.warning("forwarding ticket %s failed (attempt %d/%d): %s", payload["ticket_no"], attempt, attempts, error)
         time.sleep(backoff * attempt)
-    with session_scope(get_engine()) as session:
+    with session_scope() as session:
         ticket = session.get(Ticket, ticket_id)
         ticket.forward_attempts = (ticket.forward_attempts or 0) + attempt
         ticket.forward_error = error

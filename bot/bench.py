@@ -6,7 +6,6 @@ ports, sends a bounded number of messages, and stops everything it started.
 from __future__ import annotations
 
 import random
-import socket
 import statistics
 import tempfile
 import time
@@ -19,12 +18,6 @@ import requests
 from bot import serve
 from bot.config import ROOT
 from bot.faq.kb import load_kb
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -56,24 +49,18 @@ def _demo_database(directory: Path) -> tuple[str, list[str]]:
     """A SQLite app database with the demo orders, and one owner's lookup message per order."""
     import csv
 
-    from bot.storage.db import make_engine, migrate, session_scope
-    from bot.storage.orders_csv import import_orders
+    from bot.storage.orders_csv import DEMO_CSV, create_demo_database
 
     url = f"sqlite:///{directory / 'bench.db'}"
-    engine = make_engine(url)
-    migrate(engine)
-    demo = ROOT / "data" / "demo" / "orders.csv"
-    with session_scope(engine) as session:
-        import_orders(session, demo)
-    engine.dispose()
-    with demo.open(encoding="utf-8-sig") as f:
+    create_demo_database(url)
+    with DEMO_CSV.open(encoding="utf-8-sig") as f:
         lookups = [f"订单号 {row['order_no']} 手机尾号{row['phone'][-4:]}" for row in csv.DictReader(f)]
     return url, lookups
 
 
 def run(model: Path, messages: int = 400, concurrency: int = 4, seed: int = 7, flow: str = "faq") -> str:
     """`flow` is "faq" (FAQ questions) or "orders" (complete order lookups: form, two actions, database)."""
-    rasa_port, actions_port = _free_port(), _free_port()
+    rasa_port, actions_port = serve.free_port(), serve.free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = {}
         if flow == "orders":

@@ -55,6 +55,7 @@ _DOMAIN_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"  # ASCII labels: a Chine
 # Each pattern finds candidate spans in normalized text; `canonical` turns a match into a value.
 ORDER_ID = re.compile(r"(?<![a-z0-9])(?:icp\d{13}|\d{8}-\d{4})(?![0-9])", re.I)
 ICP_NUMBER = re.compile(rf"[{ICP_ABBRS}]\s?icp\s?备\s?\d{{6,10}}\s?号(?:\s?-\s?\d{{1,3}})?", re.I)
+MOBILE = re.compile(r"1[3-9]\d{9}")  # a mainland mobile number, digits only (use fullmatch)
 PHONE_TAIL = re.compile(r"(?:手机号?码?)?(?:尾号|后四位|后4位|末四位|末4位|最后四位|最后4位)\s*(?:是|为|:)?\s*\d{4}(?![0-9])")
 PHONE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?![0-9])")
 DOMAIN = re.compile(

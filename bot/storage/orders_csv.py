@@ -17,14 +17,13 @@ from typing import Any, Union
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
-from bot.nlu.patterns import PROVINCE_BY_ABBR, PROVINCE_BY_FORM, PROVINCES, is_order_id
+from bot.nlu.patterns import MOBILE, PROVINCE_BY_ABBR, PROVINCE_BY_FORM, PROVINCES, is_order_id
 from bot.storage.models import CHINA_TZ, STATUS_CODES, SUBJECT_TYPES
 from bot.storage.repository import upsert_order
 
 COLUMNS: tuple[str, ...] = ("order_no", "subject_name", "subject_type", "phone", "province", "status",
                             "status_detail", "icp_number", "submitted_at", "updated_at")
 CANONICAL_PROVINCES = frozenset(name for name, _, _ in PROVINCES)
-MOBILE = re.compile(r"1[3-9]\d{9}")
 # Serial lengths vary by era (粤ICP备12345678号, 京ICP备2023001234号), so 6–10 digits.
 ICP_NUMBER = re.compile(rf"[{''.join(PROVINCE_BY_ABBR)}]ICP备\d{{6,10}}号(?:-\d{{1,3}})?")
 MAX_SUBJECT_NAME = 200
@@ -171,3 +170,20 @@ def _parse_time(value: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=CHINA_TZ)
     return parsed.astimezone(timezone.utc)
+
+
+DEMO_CSV = Path(__file__).resolve().parents[2] / "data" / "demo" / "orders.csv"
+
+
+def create_demo_database(url: str) -> ImportReport:
+    """Migrate the database at `url` and load the demo orders (tests, benchmark; `make run` uses the CLI)."""
+    from bot.storage.db import make_engine, migrate, session_scope
+
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        with session_scope(engine) as session:
+            return import_orders(session, DEMO_CSV)
+    finally:
+        engine.dispose()
+

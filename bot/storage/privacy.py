@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from bot.nlu.patterns import PHONE
+from bot.nlu.patterns import MOBILE, PHONE
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _MASKED = "***"
@@ -15,7 +15,7 @@ def mask_phone(value: str) -> str:
     digits = re.sub(r"\D", "", value or "")
     if len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]
-    if not re.fullmatch(r"1[3-9]\d{9}", digits):
+    if not MOBILE.fullmatch(digits):
         return _MASKED
     return f"{digits[:3]}****{digits[-4:]}"
 

@@ -23,6 +23,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from bot import serve
+from bot.serve import free_port
 from bot.channels.copilot import (
     MAX_TEXT_CHARS, CopilotConfig, TokenChecker, bearer_token, candidates, feedback_problem, fingerprint,
     lookup_order, parse_tokens, suggest_problem,
@@ -41,14 +42,6 @@ QUESTION = "个人备案要准备什么材料"
 # Fresh per run: the log file is appended to across runs, and the token must never appear in it.
 TOKEN = f"cop-{secrets.token_urlsafe(24)}"
 OTHER_TOKEN = f"cop-{secrets.token_urlsafe(24)}"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def demo_orders() -> dict[str, dict]:
@@ -122,15 +115,11 @@ def _wait_for_model(timeout: float = 180.0) -> None:
 @pytest.fixture(scope="module")
 def copilot(tmp_path_factory) -> Copilot:
     _wait_for_model()
-    from bot.storage.orders_csv import import_orders
+    from bot.storage.orders_csv import create_demo_database
 
     work = tmp_path_factory.mktemp("copilot")
     db = f"sqlite:///{work / 'app.db'}"
-    engine = make_engine(db)
-    migrate(engine)
-    with session_scope(engine) as session:
-        assert import_orders(session, DEMO).ok
-    engine.dispose()
+    assert create_demo_database(db).ok
 
     actions_port, rasa_port = free_port(), free_port()
     credentials = work / "credentials.yml"

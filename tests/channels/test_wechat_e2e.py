@@ -9,7 +9,6 @@ API). They load in parallel, so the pair costs about as much time as one.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import uuid
@@ -24,6 +23,7 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
 from bot import serve
+from bot.serve import free_port
 from bot.channels.wechat import NON_TEXT_REPLY, OPTIONS_HEADER, sign
 from bot.config import ROOT
 
@@ -35,12 +35,6 @@ APP_ID = "wx0123456789abcdef"
 APP_SECRET = "e2e-secret"
 AES_KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aQ"
 QUESTION = "个人备案要准备什么材料"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- a fake WeChat API ------------------------------------------------------------------------------
@@ -169,21 +163,14 @@ def servers(tmp_path_factory, fake):
     """(normal, slow): two Rasa servers with the wechat channel, one action server."""
     if not MODEL.exists():
         pytest.fail(f"{MODEL} missing: run `make test` (it trains first)")
-    from bot.storage.db import make_engine, migrate, session_scope
-    from bot.storage.orders_csv import import_orders
+    from bot.storage.orders_csv import create_demo_database
 
     work = tmp_path_factory.mktemp("wechat")
     db = f"sqlite:///{work / 'app.db'}"
-    engine = make_engine(db)
-    migrate(engine)
-    with session_scope(engine) as session:
-        assert import_orders(session, ROOT / "data" / "demo" / "orders.csv").ok
-    engine.dispose()
+    assert create_demo_database(db).ok
 
     actions_port, normal_port, slow_port = free_port(), free_port(), free_port()
-    endpoints = work / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
-    env = {"RASA_ENDPOINTS": str(endpoints), "DATABASE_URL": db, "SERVICE_HOURS": "00:00-23:59"}
+    env = {"RASA_ENDPOINTS": str(serve.endpoints_file(work, actions_port)), "DATABASE_URL": db, "SERVICE_HOURS": "00:00-23:59"}
     normal_creds = write_credentials(work / "credentials.yml", fake.base)
     # 1 ms: shorter than any FAQ turn (NLU + a round trip to the action server, ~30 ms)
     slow_creds = write_credentials(work / "credentials-slow.yml", fake.base, passive_budget=0.001)

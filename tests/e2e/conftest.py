@@ -13,14 +13,12 @@ from servers import MODEL, Bot, free_port
 @pytest.fixture(scope="session")
 def app_db(tmp_path_factory):
     """A fresh SQLite app database with the demo orders: the embedded default, for real."""
-    from bot.storage.db import make_engine, migrate, session_scope
-    from bot.storage.orders_csv import import_orders
+    from bot.storage.db import make_engine
+    from bot.storage.orders_csv import create_demo_database
 
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'app.db'}"
+    assert create_demo_database(url).ok
     engine = make_engine(url)
-    migrate(engine)
-    with session_scope(engine) as session:
-        assert import_orders(session, ROOT / "data" / "demo" / "orders.csv").ok
     yield url, engine
     engine.dispose()
 

@@ -1,20 +1,14 @@
 """Helpers for tests that talk to real servers over loopback."""
 from __future__ import annotations
 
-import socket
 import uuid
 
 import requests
 
 from bot.config import ROOT
+from bot.serve import free_port  # noqa: F401  (re-exported for the e2e tests)
 
 MODEL = ROOT / "models" / "current.tar.gz"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Bot:
