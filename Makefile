@@ -12,7 +12,7 @@ MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' ! -name fa
 	data/nlu/faq.yml $(wildcard bot/nlu/*.py bot/nlu/dict/*)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test train faq eval crossval bench validate lock clean
+.PHONY: help install browser run prod test train faq eval crossval bench loadtest validate lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,6 +25,15 @@ $(VENV)/.installed: requirements.txt .python-version
 	@touch $@
 
 install: $(VENV)/.installed ## create .venv with the pinned dependencies
+
+# The browser tests drive Debian's Chromium with Playwright (no browser download at run time).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "install Chromium at $(CHROMIUM) for the browser tests"; exit 1; }
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium >/dev/null \
+	  || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium >/dev/null; }
+
+browser: $(CHROMIUM) ## install Debian's Chromium for the browser tests
 
 data/nlu/faq.yml: $(wildcard faq/*.yml) | $(VENV)/.installed
 	$(PY) -m bot faq build
@@ -47,7 +56,14 @@ var/app.db: | $(VENV)/.installed
 run: $(MODEL) var/app.db ## install, train if needed, and serve on :5005 (actions on :5055)
 	$(PY) -m bot serve --model $(MODEL)
 
-test: $(MODEL) ## install, train if needed, and run the whole test suite
+# The production shape on this machine: settings from .env.example, then .env (PostgreSQL, Redis).
+PROD_ENV := set -a; . ./.env.example; if [ -f .env ]; then . ./.env; fi; set +a
+
+prod: $(MODEL) ## production shape: PostgreSQL + Redis, N Rasa replicas + actions behind a balancer on :5005
+	@$(PROD_ENV); $(PY) -m bot db init && $(PY) -m bot orders import data/demo/orders.csv && \
+	  $(PY) -m bot serve --model $(MODEL) --replicas $${RASA_REPLICAS:-2}
+
+test: $(MODEL) $(CHROMIUM) ## install, train if needed, and run the whole test suite
 	$(PY) -m pytest
 
 validate: install faq ## rasa data validate
@@ -62,6 +78,9 @@ crossval: install faq ## rasa test nlu, 3-fold cross-validation on the training 
 bench: $(MODEL) ## latency/throughput/memory through REST: FAQ turns, then complete order lookups
 	$(PY) -m bot bench --model $(MODEL)
 	$(PY) -m bot bench --model $(MODEL) --flow orders --messages 200
+
+loadtest: $(MODEL) ## 50 simulated users, mixed conversations, embedded then production shape (prints figures)
+	$(PY) -m bot loadtest --model $(MODEL)
 
 lock: install ## refreeze requirements.txt from requirements.in
 	$(PY) -m pip install --quiet -r requirements.in

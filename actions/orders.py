@@ -127,6 +127,11 @@ class ActionOrderStatus(Action):
                         >= settings.lookup_rate_limit:
                     logger.warning("order lookup rate-limited for sender %s", tracker.sender_id)
                     return self._locked(dispatcher)
+                if repository.recent_failures(session, order_no=order_no, since=since) \
+                        >= settings.lookup_order_rate_limit:
+                    logger.warning("order lookup rate-limited for order %s (failures from several senders)",
+                                   order_no)
+                    return self._locked(dispatcher)
                 order = repository.get_order(session, order_no)
                 ok = order is not None and hmac.compare_digest((order.phone or "")[-4:].encode(), tail.encode())
                 repository.record_lookup(session, sender_id=tracker.sender_id, order_no=order_no, succeeded=ok)

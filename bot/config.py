@@ -19,6 +19,7 @@ class Settings:
     service_hours: str = "09:00-21:00"  # SERVICE_HOURS: when people answer the hotline (China time)
     lookup_max_failures: int = 3  # LOOKUP_MAX_FAILURES: identity failures per conversation
     lookup_rate_limit: int = 10  # LOOKUP_RATE_LIMIT: failed lookups per sender per window
+    lookup_order_rate_limit: int = 20  # LOOKUP_ORDER_RATE_LIMIT: failed lookups per order per window
     lookup_window_seconds: int = 3600  # LOOKUP_WINDOW_SECONDS
     helpdesk_webhook_url: str = ""  # HELPDESK_WEBHOOK_URL: tickets are also POSTed here when set
 
@@ -32,6 +33,7 @@ class Settings:
             service_hours=env.get("SERVICE_HOURS", cls.service_hours),
             lookup_max_failures=int(env.get("LOOKUP_MAX_FAILURES", cls.lookup_max_failures)),
             lookup_rate_limit=int(env.get("LOOKUP_RATE_LIMIT", cls.lookup_rate_limit)),
+            lookup_order_rate_limit=int(env.get("LOOKUP_ORDER_RATE_LIMIT", cls.lookup_order_rate_limit)),
             lookup_window_seconds=int(env.get("LOOKUP_WINDOW_SECONDS", cls.lookup_window_seconds)),
             helpdesk_webhook_url=env.get("HELPDESK_WEBHOOK_URL", cls.helpdesk_webhook_url),
         )

@@ -8,9 +8,18 @@ declarations before anything reaches Rasa; a forged, stale or malformed request 
 
 WeChat gives up on a reply after 5 s and retries (3 times). A turn that Rasa answers within
 `passive_budget` (4 s) is answered passively, in the HTTP response; otherwise the response is
-"success" and the answer follows through the customer-service message API. Retries of a message
-(same `MsgId`) are processed once and get the same answer (`TurnLedger`). Buttons become numbered
-options; the user can answer with the number (`OptionsStore`).
+"success" and the answer follows through the customer-service message API, retried with backoff
+(`wechat_api`); an answer it never takes is logged, kept in the `UndeliveredLog` and left for a
+retry of the message to take passively. Retries of a message (same `MsgId`) are processed once and
+get the same answer (`TurnLedger`). Buttons become numbered options; the user can answer with the
+number (`OptionsStore`).
+
+One Rasa process keeps that state in memory. Several replicas behind a load balancer must share it:
+set `REDIS_URL` (or `redis_url`) and the ledger, the options and the access token live in Redis
+(`wechat_redis`), so a retry landing on another replica is still processed once.
+
+Modules: `wechat_protocol` (pure: signatures, XML, rendering), `wechat_state` (interfaces + memory),
+`wechat_redis` (the same on Redis), `wechat_api` (customer-service API), this one (config + channel).
 
 Configured only through `from_credentials`: each key falls back to an environment variable.
 
@@ -22,424 +31,55 @@ Configured only through `from_credentials`: each key falls back to an environmen
       api_base: …        # WECHAT_API_BASE    (default https://api.weixin.qq.com)
       passive_budget: 4  # WECHAT_PASSIVE_BUDGET seconds to wait for Rasa before answering "success"
       accept_plaintext:  # default: true without an AES key, false with one
+      redis_url: …       # REDIS_URL          (e.g. redis://127.0.0.1:6379/0; unset = in-process state)
+      redis_prefix: …    # WECHAT_REDIS_PREFIX (default beian:wechat:; keys are namespaced under it)
 """
 from __future__ import annotations
 
-import abc
 import asyncio
-import hmac
-import json
 import logging
 import os
-import re
 import time
-import unicodedata
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Text
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Text
 
 import aiohttp
-import xmltodict
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.events import BaseEvent
 from wechatpy.messages import TextMessage, VoiceMessage
-from wechatpy.parser import parse_message
 from wechatpy.replies import TextReply
-from wechatpy.utils import WeChatSigner
 
 from bot.channels.rest import FAILURE_REPLY, never_silent
+from bot.channels.wechat_api import API_BASE, TOKEN_EXPIRED, WeChatApi, WeChatApiError
+from bot.channels.wechat_protocol import (
+    CUSTOM_CHUNK_CHARS, MAX_BODY_BYTES, MAX_CLOCK_SKEW, NON_TEXT_REPLY, OPTIONS_HEADER, PASSIVE_MAX_BYTES,
+    WELCOME_MESSAGE, Rejected, Rendered, cdata_safe, check_body, check_query, fits, fits_passive, option_number,
+    parse_wechat_message, parse_xml, raw_text, render, sign, signature_ok, split_text, strip_markdown,
+    timestamp_fresh,
+)
+from bot.channels.wechat_state import (
+    OPTIONS_TTL, RETRY_TTL, MemoryOptionsStore, MemoryTokenCache, MemoryTurnLedger, MemoryUndeliveredLog,
+    OptionsStore, TokenCache, TurnLedger, UndeliveredLog,
+)
 from bot.storage.privacy import mask_text
 
 logger = logging.getLogger(__name__)
 
-API_BASE = "https://api.weixin.qq.com"
-MAX_BODY_BYTES = 64 * 1024
-MAX_CLOCK_SKEW = 300  # seconds between WeChat's timestamp and our clock
 PASSIVE_BUDGET = 4.0  # seconds; WeChat waits 5
-PASSIVE_MAX_BYTES = 2048  # one passive text reply
-CUSTOM_CHUNK_CHARS = 600  # one customer-service text message (and never over PASSIVE_MAX_BYTES)
-RETRY_TTL = 300.0  # WeChat's retries of a message come within ~15 s
-OPTIONS_TTL = 1800.0  # how long "回复数字选择" options can be answered with their number
-TOKEN_EXPIRED = frozenset({40001, 40014, 42001})  # invalid / expired access_token
-
-NON_TEXT_REPLY = "目前只能处理文字消息，请直接输入您的问题"
-WELCOME_MESSAGE = "你好"  # a new follower's welcome is the assistant's answer to this
-OPTIONS_HEADER = "回复数字选择："
-
-_FORBIDDEN_DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
-_OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__", re.S)
-_OPTION_NUMBER = re.compile(r"\s*(\d{1,2})\s*[.。、]?\s*")
-
-
-class Rejected(Exception):
-    """A request that must not reach Rasa; `status` is the HTTP status it gets."""
-
-    def __init__(self, status: int, reason: str):
-        super().__init__(reason)
-        self.status, self.reason = status, reason
-
-
-# --- signatures and request checks (pure) -------------------------------------------------------
-
-
-def sign(token: str, *parts: str) -> str:
-    """WeChat's signature: SHA-1 over the sorted, concatenated parts (wechatpy's signer)."""
-    signer = WeChatSigner()
-    signer.add_data(token, *parts)
-    return signer.signature
-
-
-def signature_ok(token: str, signature: Optional[str], timestamp: Optional[str], nonce: Optional[str],
-                 *extra: str) -> bool:
-    """Whether `signature` signs token/timestamp/nonce (and `extra`, e.g. the Encrypt field) —
-    compared in constant time. An empty token never verifies anything."""
-    if not token or not signature or timestamp is None or nonce is None:
-        return False
-    return hmac.compare_digest(sign(token, timestamp, nonce, *extra).encode(), signature.encode("utf-8", "replace"))
-
-
-def timestamp_fresh(timestamp: Optional[str], now: float, max_skew: float = MAX_CLOCK_SKEW) -> bool:
-    """Whether WeChat's `timestamp` (seconds) is within `max_skew` of `now`, either way."""
-    if not timestamp or not timestamp.isdigit() or len(timestamp) > 12:
-        return False
-    return abs(now - int(timestamp)) <= max_skew
-
-
-def check_query(token: str, args: Mapping[str, Any], now: float) -> None:
-    """Raise `Rejected(403)` unless the query carries a fresh timestamp and a valid signature."""
-    timestamp, nonce, signature = args.get("timestamp"), args.get("nonce"), args.get("signature")
-    if not signature_ok(token, signature, timestamp, nonce):
-        raise Rejected(403, "bad signature")
-    if not timestamp_fresh(timestamp, now):
-        raise Rejected(403, "stale timestamp")
-
-
-def check_body(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> None:
-    """Raise `Rejected` for a body that is too large (413), empty, or declares a DOCTYPE/ENTITY (400)."""
-    if len(body) > max_bytes:
-        raise Rejected(413, f"body over {max_bytes} bytes")
-    if not body.strip():
-        raise Rejected(400, "empty body")
-    if _FORBIDDEN_DECLARATION.search(body):
-        raise Rejected(400, "DOCTYPE/ENTITY declarations are not accepted")
-
-
-def parse_xml(body: bytes | str) -> Dict[str, Any]:
-    """The children of the root `<xml>` element, after `check_body`; `Rejected(400)` when malformed.
-    xmltodict's expat parser is used with entity declarations disabled as a second line."""
-    raw = body.encode("utf-8") if isinstance(body, str) else body
-    check_body(raw)
-    try:
-        doc = xmltodict.parse(raw, disable_entities=True)
-    except Exception as e:  # ExpatError, ValueError (entities)
-        raise Rejected(400, f"malformed XML ({type(e).__name__})") from None
-    root = doc.get("xml") if isinstance(doc, dict) else None
-    if not isinstance(root, dict):
-        raise Rejected(400, "no <xml> root element")
-    return root
-
-
-def parse_wechat_message(body: bytes | str):
-    """A wechatpy message/event object from plaintext XML; `Rejected(400)` when it is not one."""
-    root = parse_xml(body)
-    if not isinstance(root.get("MsgType"), str) or not isinstance(root.get("FromUserName"), str):
-        raise Rejected(400, "MsgType and FromUserName are required")
-    if not _OPENID.fullmatch(root["FromUserName"]):
-        raise Rejected(400, "FromUserName is not an OpenID")
-    if root["MsgType"].lower() == "event" and not isinstance(root.get("Event", ""), str):
-        raise Rejected(400, "bad Event")
-    try:
-        # wechatpy's parser picks the message/event class; the body is known to be safe by now.
-        return parse_message(raw_text(body))
-    except Exception as e:
-        raise Rejected(400, f"not a WeChat message ({type(e).__name__})") from None
-
-
-def raw_text(body: bytes | str) -> str:
-    try:
-        return body.decode("utf-8") if isinstance(body, bytes) else body
-    except UnicodeDecodeError:
-        raise Rejected(400, "body is not UTF-8") from None
-
-
-# --- formatting (pure) ----------------------------------------------------------------------------
-
-
-def strip_markdown(text: str) -> str:
-    """WeChat shows plain text: `**bold**` (and `__bold__`) lose their markers."""
-    return _BOLD.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), text)
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """One WeChat text made of a turn's bot messages, and the payloads its numbered options stand for."""
-
-    text: str
-    payloads: List[str] = field(default_factory=list)
-
-
-def render(messages: Iterable[Dict[str, Any]]) -> Rendered:
-    """Join a turn's messages into one text; buttons (and quick replies) become numbered options."""
-    parts: List[str] = []
-    buttons: List[Dict[str, Any]] = []
-    for m in messages:
-        text = m.get("text")
-        if isinstance(text, str) and text.strip():
-            parts.append(strip_markdown(text).strip())
-        if isinstance(m.get("image"), str):
-            parts.append(m["image"])
-        for b in list(m.get("buttons") or []) + list(m.get("quick_replies") or []):
-            if isinstance(b, dict) and b.get("title") and b.get("payload"):
-                buttons.append(b)
-    if buttons:
-        lines = [f"{i}. {strip_markdown(str(b['title'])).strip()}" for i, b in enumerate(buttons, 1)]
-        parts.append(OPTIONS_HEADER + "\n" + "\n".join(lines))
-    return Rendered("\n\n".join(parts), [str(b["payload"]) for b in buttons])
-
-
-def fits(text: str, max_chars: int, max_bytes: int = PASSIVE_MAX_BYTES) -> bool:
-    return len(text) <= max_chars and len(text.encode("utf-8")) <= max_bytes
-
-
-def fits_passive(text: str) -> bool:
-    """Whether `text` can go back as the single passive reply."""
-    return len(text.encode("utf-8")) <= PASSIVE_MAX_BYTES
-
-
-def split_text(text: str, max_chars: int = CUSTOM_CHUNK_CHARS, max_bytes: int = PASSIVE_MAX_BYTES) -> List[str]:
-    """Customer-service messages of at most `max_chars` characters (and `max_bytes` UTF-8 bytes),
-    split on line boundaries; only a single over-long line is cut inside."""
-    pieces: List[str] = []
-    for line in text.strip().split("\n"):
-        while not fits(line, max_chars, max_bytes):
-            cut = max_chars
-            while not fits(line[:cut], max_chars, max_bytes):
-                cut -= 1
-            pieces.append(line[:cut])
-            line = line[cut:]
-        pieces.append(line)
-    chunks: List[str] = []
-    current: Optional[str] = None
-    for piece in pieces:
-        candidate = piece if current is None else current + "\n" + piece
-        if fits(candidate, max_chars, max_bytes):
-            current = candidate
-        else:
-            chunks.append(current)  # type: ignore[arg-type]
-            current = piece
-    if current is not None:
-        chunks.append(current)
-    return [c.strip("\n") for c in chunks if c.strip()]
-
-
-def option_number(text: str) -> Optional[int]:
-    """'1', ' 2 ', '３', '1.' -> the number; anything else -> None."""
-    m = _OPTION_NUMBER.fullmatch(unicodedata.normalize("NFKC", text or ""))
-    return int(m.group(1)) if m else None
-
-
-def cdata_safe(text: str) -> str:
-    """wechatpy wraps reply text in CDATA; a ']]>' inside would end it early."""
-    return text.replace("]]>", "]]]]><![CDATA[>")
-
-
-# --- state that outlives a request: behind small interfaces, so Redis can replace memory ----------
-
-
-class TurnLedger(abc.ABC):
-    """Which WeChat messages have been taken on, and their answers, so retries are processed once.
-
-    The turn's owner calls `begin` (True once per key) and, when Rasa has answered, `finish`.
-    Every request for the key (the first and each retry) calls `await_reply`: it returns the answer
-    when the request may send it passively, or None when it must answer "success" (not ready in
-    time, or already delivered through the customer-service API). `finish` returns True when no
-    request is waiting for the answer, so the owner must send it through the API. A request that
-    is cancelled while waiting (WeChat hung up) calls `claim_unsent`: the answer, when it is ready
-    and nobody is left to send it passively, so the caller sends it through the API instead."""
-
-    @abc.abstractmethod
-    async def begin(self, key: str) -> bool: ...
-
-    @abc.abstractmethod
-    async def await_reply(self, key: str, timeout: float) -> Optional[str]: ...
-
-    @abc.abstractmethod
-    async def finish(self, key: str, reply: str, passive: bool = True) -> bool: ...
-
-    @abc.abstractmethod
-    async def claim_unsent(self, key: str) -> Optional[str]: ...
-
-
-@dataclass
-class _Turn:
-    expires: float
-    event: asyncio.Event = field(default_factory=asyncio.Event)
-    reply: Optional[str] = None
-    delivered: Optional[str] = None  # None | "passive" | "api"
-    waiters: int = 0
-
-
-class MemoryTurnLedger(TurnLedger):
-    """In-process ledger with a TTL: right for one Rasa process (several would need Redis)."""
-
-    def __init__(self, ttl: float = RETRY_TTL, max_entries: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic):
-        self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
-        self._turns: "OrderedDict[str, _Turn]" = OrderedDict()
-
-    def _prune(self) -> None:
-        now = self.clock()
-        while self._turns:
-            key, turn = next(iter(self._turns.items()))
-            if turn.expires > now and len(self._turns) <= self.max_entries:
-                break
-            del self._turns[key]
-
-    async def begin(self, key: str) -> bool:
-        self._prune()
-        if key in self._turns:
-            return False
-        self._turns[key] = _Turn(expires=self.clock() + self.ttl)
-        return True
-
-    async def await_reply(self, key: str, timeout: float) -> Optional[str]:
-        turn = self._turns.get(key)
-        if turn is None:
-            return None
-        if turn.reply is None:
-            turn.waiters += 1
-            try:
-                await asyncio.wait_for(turn.event.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
-            finally:
-                turn.waiters -= 1
-        # No await from here on: deciding and claiming is one step on the event loop.
-        if turn.reply is not None and turn.delivered in (None, "passive"):
-            turn.delivered = "passive"
-            return turn.reply
-        return None
-
-    async def finish(self, key: str, reply: str, passive: bool = True) -> bool:
-        turn = self._turns.get(key)
-        if turn is None:  # pruned while running (longer than the TTL): deliver it anyway
-            return True
-        turn.reply = reply
-        turn.event.set()  # waiters resume after this step, so they see `delivered` as decided here
-        if not passive or (turn.delivered is None and turn.waiters == 0):
-            turn.delivered = "api"
-            return True
-        return False
-
-    async def claim_unsent(self, key: str) -> Optional[str]:
-        turn = self._turns.get(key)
-        if turn is not None and turn.reply is not None and turn.delivered is None and turn.waiters == 0:
-            turn.delivered = "api"
-            return turn.reply
-        return None
-
-
-class OptionsStore(abc.ABC):
-    """The payloads of the numbered options last shown to each OpenID."""
-
-    @abc.abstractmethod
-    async def remember(self, openid: str, payloads: List[str]) -> None: ...
-
-    @abc.abstractmethod
-    async def payload(self, openid: str, number: int) -> Optional[str]: ...
-
-
-class MemoryOptionsStore(OptionsStore):
-    def __init__(self, ttl: float = OPTIONS_TTL, max_entries: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic):
-        self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
-        self._options: "OrderedDict[str, tuple[float, List[str]]]" = OrderedDict()
-
-    async def remember(self, openid: str, payloads: List[str]) -> None:
-        self._options.pop(openid, None)
-        if payloads:  # a reply without options makes earlier numbers mean nothing
-            self._options[openid] = (self.clock() + self.ttl, list(payloads))
-        while len(self._options) > self.max_entries:
-            self._options.popitem(last=False)
-
-    async def payload(self, openid: str, number: int) -> Optional[str]:
-        expires, payloads = self._options.get(openid, (0.0, []))
-        if expires <= self.clock():
-            self._options.pop(openid, None)
-            return None
-        return payloads[number - 1] if 1 <= number <= len(payloads) else None
-
-
-# --- the customer-service message API -------------------------------------------------------------
-
-
-class WeChatApiError(Exception):
-    def __init__(self, errcode: Any, errmsg: Any = ""):
-        super().__init__(f"WeChat API error {errcode}: {errmsg}")
-        self.errcode = errcode
-
-
-class WeChatApi:
-    """Access token (cached until shortly before it expires) and customer-service text messages."""
-
-    def __init__(self, base: str, app_id: str, app_secret: str, timeout: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic):
-        self.base, self.app_id, self.app_secret = base.rstrip("/"), app_id, app_secret
-        self.timeout, self.clock = aiohttp.ClientTimeout(total=timeout), clock
-        self._token: Optional[str] = None
-        self._expires = 0.0
-        self._lock: Optional[asyncio.Lock] = None
-
-    async def access_token(self, session: aiohttp.ClientSession) -> str:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._token is None or self.clock() >= self._expires:
-                params = {"grant_type": "client_credential", "appid": self.app_id, "secret": self.app_secret}
-                async with session.get(f"{self.base}/cgi-bin/token", params=params) as r:
-                    data = await r.json(content_type=None)
-                if not isinstance(data, dict) or not data.get("access_token"):
-                    raise WeChatApiError((data or {}).get("errcode"), (data or {}).get("errmsg"))
-                lifetime = float(data.get("expires_in") or 7200)
-                self._token = str(data["access_token"])
-                self._expires = self.clock() + max(lifetime - 300, lifetime / 2)
-                logger.info("wechat: new access token, valid for %.0f s", lifetime)
-            return self._token
-
-    def invalidate(self, token: str) -> None:
-        """Forget `token` (unless another request already replaced it)."""
-        if self._token == token:
-            self._token = None
-
-    async def send_text(self, openid: str, text: str) -> None:
-        """Send `text` as one or more customer-service messages (split on line boundaries)."""
-        async with aiohttp.ClientSession(timeout=self.timeout) as session:
-            for chunk in split_text(text):
-                await self._send_one(session, openid, chunk)
-
-    async def _send_one(self, session: aiohttp.ClientSession, openid: str, content: str) -> None:
-        body = json.dumps({"touser": openid, "msgtype": "text", "text": {"content": content}},
-                          ensure_ascii=False).encode("utf-8")  # WeChat shows \u escapes literally
-        for attempt in (1, 2):
-            token = await self.access_token(session)
-            async with session.post(f"{self.base}/cgi-bin/message/custom/send", params={"access_token": token},
-                                    data=body, headers={"Content-Type": "application/json; charset=utf-8"}) as r:
-                data = await r.json(content_type=None)
-            errcode = data.get("errcode", 0) if isinstance(data, dict) else -1
-            if not errcode:
-                return
-            if errcode in TOKEN_EXPIRED and attempt == 1:
-                logger.info("wechat: access token rejected (%s); refreshing and retrying once", errcode)
-                self.invalidate(token)
-                continue
-            raise WeChatApiError(errcode, data.get("errmsg") if isinstance(data, dict) else data)
-
-
-# --- the channel --------------------------------------------------------------------------------
+SWEEP_MARGIN = 1.0  # seconds past the last waiter's deadline before the owner sweeps (shared ledgers)
+
+__all__ = [  # what tests and other modules import from here
+    "API_BASE", "CUSTOM_CHUNK_CHARS", "MAX_BODY_BYTES", "MAX_CLOCK_SKEW", "NON_TEXT_REPLY", "OPTIONS_HEADER",
+    "OPTIONS_TTL", "PASSIVE_BUDGET", "PASSIVE_MAX_BYTES", "RETRY_TTL", "TOKEN_EXPIRED", "WELCOME_MESSAGE",
+    "MemoryOptionsStore", "MemoryTokenCache", "MemoryTurnLedger", "MemoryUndeliveredLog", "OptionsStore",
+    "Rejected", "Rendered", "TokenCache", "TurnLedger", "UndeliveredLog", "WeChatApi", "WeChatApiError",
+    "WeChatConfig", "WeChatInput", "WeChatState", "cdata_safe", "check_body", "check_query", "fits",
+    "fits_passive", "make_state", "option_number", "parse_wechat_message", "parse_xml", "raw_text",
+    "read_capped", "render", "sign", "signature_ok", "split_text", "strip_markdown", "timestamp_fresh",
+]
 
 
 def _truthy(value: Any) -> bool:
@@ -455,6 +95,8 @@ class WeChatConfig:
     api_base: str = API_BASE
     passive_budget: float = PASSIVE_BUDGET
     accept_plaintext: bool = True
+    redis_url: str = ""
+    redis_prefix: str = ""
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Mapping[str, Any]],
@@ -479,12 +121,38 @@ class WeChatConfig:
             api_base=pick("api_base", "WECHAT_API_BASE", API_BASE),
             passive_budget=float(pick("passive_budget", "WECHAT_PASSIVE_BUDGET", str(PASSIVE_BUDGET))),
             accept_plaintext=_truthy(plain) if plain else not aes_key,
+            redis_url=pick("redis_url", "REDIS_URL"),
+            redis_prefix=pick("redis_prefix", "WECHAT_REDIS_PREFIX"),
         )
         if aes_key and (len(aes_key) != 43 or not config.app_id):
             raise ValueError("WeChat safe mode needs a 43-character WECHAT_AES_KEY and WECHAT_APP_ID")
         if not 0 < config.passive_budget < 5:
             raise ValueError("passive_budget must be between 0 and 5 seconds (WeChat waits 5)")
         return config
+
+
+@dataclass
+class WeChatState:
+    """Where the channel keeps what outlives a request: all in memory, or all in Redis."""
+
+    ledger: TurnLedger
+    options: OptionsStore
+    tokens: TokenCache
+    undelivered: UndeliveredLog
+    close: Optional[Callable[[], Awaitable[None]]] = None
+
+
+def make_state(config: WeChatConfig) -> WeChatState:
+    """Redis when `redis_url` is set (no connection until the first request), else memory."""
+    if not config.redis_url:
+        return WeChatState(MemoryTurnLedger(), MemoryOptionsStore(), MemoryTokenCache(), MemoryUndeliveredLog())
+    from bot.channels.wechat_redis import (
+        DEFAULT_PREFIX, RedisConnection, RedisOptionsStore, RedisTokenCache, RedisTurnLedger, RedisUndeliveredLog,
+    )
+
+    redis = RedisConnection(config.redis_url, config.redis_prefix or DEFAULT_PREFIX)
+    return WeChatState(RedisTurnLedger(redis), RedisOptionsStore(redis), RedisTokenCache(redis, config.app_id),
+                       RedisUndeliveredLog(redis), close=redis.close)
 
 
 class WeChatInput(InputChannel):
@@ -499,12 +167,15 @@ class WeChatInput(InputChannel):
         return cls(WeChatConfig.from_credentials(credentials))
 
     def __init__(self, config: WeChatConfig, ledger: Optional[TurnLedger] = None,
-                 options: Optional[OptionsStore] = None, api: Optional[WeChatApi] = None):
+                 options: Optional[OptionsStore] = None, api: Optional[WeChatApi] = None,
+                 state: Optional[WeChatState] = None):
         self.config = config
         self.crypto = WeChatCrypto(config.token, config.aes_key, config.app_id) if config.aes_key else None
-        self.ledger = ledger or MemoryTurnLedger()
-        self.options = options or MemoryOptionsStore()
-        self.api = api or WeChatApi(config.api_base, config.app_id, config.app_secret)
+        self.state = state or make_state(config)
+        self.ledger = ledger or self.state.ledger
+        self.options = options or self.state.options
+        self.undelivered = self.state.undelivered
+        self.api = api or WeChatApi(config.api_base, config.app_id, config.app_secret, tokens=self.state.tokens)
         self._tasks: set[asyncio.Task] = set()
         if not config.token:
             logger.warning("wechat: WECHAT_TOKEN is not set; /webhooks/wechat/webhook refuses every request")
@@ -535,6 +206,11 @@ class WeChatInput(InputChannel):
             except Rejected as e:
                 logger.info("wechat: request refused (%s): %s", e.status, e.reason)
                 return response.text(e.reason, status=e.status)
+
+        @wechat.listener("after_server_stop")
+        async def close_state(*_: Any) -> None:
+            if self.state.close is not None:
+                await self.state.close()
 
         return wechat
 
@@ -604,12 +280,20 @@ class WeChatInput(InputChannel):
         else:
             logger.info("wechat: retry of %s: answering it once", key)
         try:
-            return await self.ledger.await_reply(key, self.config.passive_budget)
+            reply = await self.ledger.await_reply(key, self.config.passive_budget)
         except asyncio.CancelledError:  # WeChat hung up while we waited
-            unsent = await self.ledger.claim_unsent(key)
-            if unsent is not None:
-                self._spawn(self._deliver(key, openid, unsent))
+            await self._claim_unsent(key, openid)
             raise
+        if reply is None and self.ledger.shared:
+            # Counted as a waiter when the answer came, but back (on this busy replica) only after
+            # the budget: nobody may be left to send it passively.
+            await self._claim_unsent(key, openid)
+        return reply
+
+    async def _claim_unsent(self, key: str, openid: str) -> None:
+        unsent = await self.ledger.claim_unsent(key)
+        if unsent is not None:
+            self._spawn(self._deliver(key, openid, unsent))
 
     def _spawn(self, coroutine: Awaitable[None]) -> None:
         """Run `coroutine` apart from the request (kept referenced until done)."""
@@ -635,15 +319,41 @@ class WeChatInput(InputChannel):
             await self.options.remember(openid, rendered.payloads)
             if await self.ledger.finish(key, rendered.text, passive=fits_passive(rendered.text)):
                 await self._deliver(key, openid, rendered.text)
+            elif self.ledger.shared:
+                await self._sweep(key, openid)
         except Exception:
             logger.exception("wechat: could not deliver the answer to %s", key)
 
+    async def _sweep(self, key: str, openid: str) -> None:
+        """A waiter on another replica took the answer over; should it die before sending it, the
+        answer is claimed for the API once every waiter's deadline has passed."""
+        grace = getattr(self.ledger, "grace", 0.0)
+        await asyncio.sleep(self.config.passive_budget + grace + SWEEP_MARGIN)
+        unsent = await self.ledger.claim_unsent(key)
+        if unsent is not None:
+            logger.warning("wechat: nobody sent the answer to %s passively; sending it through the API", key)
+            await self._deliver(key, openid, unsent)
+
     async def _deliver(self, key: str, openid: str, text: str) -> None:
+        """Through the customer-service API (retried inside); when it gives up, the answer is logged
+        (masked), kept in the undelivered log, and left for a retry of the message to take passively."""
         try:
             await self.api.send_text(openid, text)
             logger.info("wechat: answer to %s sent through the customer-service API", key)
-        except (WeChatApiError, aiohttp.ClientError, asyncio.TimeoutError, ValueError) as e:
-            logger.error("wechat: customer-service message to %s failed: %s", openid, e)
+            return
+        except WeChatApiError as e:
+            error, attempts = e, e.attempts
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as e:  # the token request itself
+            error, attempts = e, 1
+        logger.error("wechat: gave up on the answer to %s after %d attempt(s) (%s): %s",
+                     key, attempts, error, mask_text(text[:200]))
+        try:
+            await self.ledger.mark_undelivered(key)
+            await self.undelivered.record({"key": key, "openid": openid, "text": text, "error": str(error),
+                                           "errcode": getattr(error, "errcode", None), "attempts": attempts,
+                                           "at": int(time.time())})
+        except Exception:
+            logger.exception("wechat: could not record the undelivered answer to %s", key)
 
 
 async def read_capped(request: Request, max_bytes: int) -> bytes:

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     db = subparsers.add_parser("db", help="the app database (DATABASE_URL, default var/app.db)")
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("init", help="create or upgrade the schema (alembic upgrade head)").set_defaults(
+    db_sub.add_parser("init", help="create the database if needed and upgrade the schema (alembic upgrade head)").set_defaults(
         func=_db_init)
 
 
@@ -29,8 +29,10 @@ def _where() -> str:
 
 
 def _db_init(args: argparse.Namespace) -> int:
-    from bot.storage.db import current_revision, get_engine, migrate
+    from bot.storage.db import current_revision, database_url, ensure_database, get_engine, migrate
 
+    if ensure_database(database_url()):
+        print(f"{_where()}: database created")
     engine = get_engine()
     migrate(engine)
     print(f"{_where()}: schema at revision {current_revision(engine)}")

@@ -105,6 +105,23 @@ def session_scope(engine: Optional[Engine] = None) -> Iterator[Session]:
             yield session
 
 
+def ensure_database(url: Union[str, URL]) -> bool:
+    """Create a PostgreSQL database that does not exist yet (True if created). Production's first
+    `db init` then needs no manual CREATE DATABASE; SQLite files are created on connect anyway."""
+    url = make_url(url)
+    if url.get_backend_name() != "postgresql" or not url.database:
+        return False
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT", future=True)
+    try:
+        with admin.connect() as conn:
+            if conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,)).scalar():
+                return False
+            conn.exec_driver_sql(f'CREATE DATABASE "{url.database.replace(chr(34), "")}"')
+            return True
+    finally:
+        admin.dispose()
+
+
 def migrate(engine: Optional[Engine] = None, revision: str = "head") -> None:
     """`alembic upgrade <revision>` on this engine, in-process (used by `db init` and the tests)."""
     _alembic("upgrade", engine, revision)

@@ -55,11 +55,17 @@ def record_lookup(session: Session, *, sender_id: str, order_no: Optional[str], 
     return attempt
 
 
-def recent_failures(session: Session, *, sender_id: str, since: datetime) -> int:
-    """Failed lookups by this sender at or after `since` (an aware datetime): the lockout count."""
+def recent_failures(session: Session, *, since: datetime, sender_id: Optional[str] = None,
+                    order_no: Optional[str] = None) -> int:
+    """Failed lookups at or after `since` (an aware datetime) by this sender, or against this order
+    from anyone: the lockout counts (an enumerating client rotates its sender id, not the order)."""
+    if (sender_id is None) == (order_no is None):
+        raise ValueError("count by sender_id or by order_no")
+    by = LookupAttempt.sender_id == sender_id if sender_id is not None else \
+        LookupAttempt.order_no == _order_key(order_no)
     return session.execute(
         select(func.count()).select_from(LookupAttempt).where(
-            LookupAttempt.sender_id == sender_id,
+            by,
             LookupAttempt.succeeded.is_(False),
             LookupAttempt.created_at >= since,
         )

@@ -52,6 +52,20 @@ def test_rate_limit_per_sender_is_shared_through_the_database(tracker_for, app_d
     assert "暂停" in text and "管局驳回" not in text
 
 
+def test_guessing_one_orders_tail_from_many_senders_is_stopped(tracker_for, app_database, monkeypatch):
+    from bot.config import get_settings
+
+    monkeypatch.setenv("LOOKUP_ORDER_RATE_LIMIT", "3")
+    get_settings.cache_clear()
+    for guess in ("0000", "0001", "0002"):  # each from a fresh conversation: the per-sender limit never trips
+        text, _ = lookup(tracker_for, "ICP2026111200298", guess)
+        assert "对不上" in text
+    text, _ = lookup(tracker_for, "ICP2026111200298", "9999")  # the right tail, now refused
+    assert "暂停" in text and "管局驳回" not in text
+    other, _ = lookup(tracker_for, "ICP2026110900462", "8888")  # other orders are unaffected
+    assert "暂停" not in other
+
+
 def test_database_down_gives_an_honest_reply(tracker_for, unreachable_database):
     text, slots = lookup(tracker_for, "ICP2026111200298", "9999")
     assert "暂时查询不了" in text and "4000-955-988" in text and "管局" not in text.split("，")[0]

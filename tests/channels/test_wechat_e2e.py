@@ -1,21 +1,19 @@
 """The WeChat bridge end to end: real Rasa servers with the trained model and the real action server,
-a fake WeChat API (token + customer-service messages) on 127.0.0.1, and requests signed (and in safe
-mode encrypted) the way WeChat's servers send them.
+a fake WeChat API (token + customer-service messages, conftest.py) on 127.0.0.1, and requests signed
+(and in safe mode encrypted) the way WeChat's servers send them.
 
 Two Rasa servers share one action server: one with the normal passive budget (answers come back in
 the HTTP response) and one with a 1 ms budget (every answer falls back to the customer-service
-API). They load in parallel, so the pair costs about as much time as one.
+API). They load in parallel, so the pair costs about as much time as one. They share one tracker
+store (a SQLite file here, PostgreSQL in production) and, with Redis reachable, REDIS_URL (Rasa's lock
+store and the bridge's state): two replicas, so a MsgId sent to both is processed once.
 """
 from __future__ import annotations
 
-import json
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
@@ -23,99 +21,18 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
 from bot import serve
-from bot.serve import free_port
 from bot.channels.wechat import NON_TEXT_REPLY, OPTIONS_HEADER, sign
 from bot.config import ROOT
+from bot.serve import free_port
 
 pytestmark = pytest.mark.e2e
 
 MODEL = ROOT / "models" / "current.tar.gz"
 TOKEN = "e2e-token"
-APP_ID = "wx0123456789abcdef"
+APP_ID = "wx0123456789abcdef"  # what the fake WeChat (conftest.py) accepts
 APP_SECRET = "e2e-secret"
 AES_KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aQ"
 QUESTION = "个人备案要准备什么材料"
-
-
-# --- a fake WeChat API ------------------------------------------------------------------------------
-
-
-class FakeWeChat:
-    """Issues access tokens and records customer-service messages; `expire_token()` makes the
-    current token answer 40001 (as WeChat does after a refresh elsewhere or an expiry)."""
-
-    def __init__(self):
-        self.lock = threading.Condition()
-        self.tokens_issued: list[str] = []
-        self.valid: set[str] = set()
-        self.sent: list[dict] = []  # accepted customer-service messages
-        self.rejected: list[dict] = []  # 40001 answers
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _json(self, data):
-                body = json.dumps(data).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                url = urlparse(self.path)
-                q = {k: v[0] for k, v in parse_qs(url.query).items()}
-                if url.path != "/cgi-bin/token" or q.get("grant_type") != "client_credential":
-                    return self._json({"errcode": 40002, "errmsg": "invalid grant_type"})
-                if (q.get("appid"), q.get("secret")) != (APP_ID, APP_SECRET):
-                    return self._json({"errcode": 40125, "errmsg": "invalid appsecret"})
-                with fake.lock:
-                    token = f"tok-{len(fake.tokens_issued) + 1}"
-                    fake.tokens_issued.append(token)
-                    fake.valid.add(token)
-                self._json({"access_token": token, "expires_in": 7200})
-
-            def do_POST(self):
-                url = urlparse(self.path)
-                token = parse_qs(url.query).get("access_token", [""])[0]
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                record = {"token": token, "raw": raw, "body": json.loads(raw or b"{}")}
-                with fake.lock:
-                    if url.path != "/cgi-bin/message/custom/send":
-                        return self._json({"errcode": 404, "errmsg": "not found"})
-                    if token not in fake.valid:
-                        fake.rejected.append(record)
-                        fake.lock.notify_all()
-                        return self._json({"errcode": 40001, "errmsg": "invalid credential"})
-                    fake.sent.append(record)
-                    fake.lock.notify_all()
-                self._json({"errcode": 0, "errmsg": "ok"})
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def expire_token(self):
-        with self.lock:
-            self.valid.clear()
-
-    def sent_to(self, openid):
-        with self.lock:
-            return [r for r in self.sent if r["body"].get("touser") == openid]
-
-    def wait_sent(self, openid, count=1, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while len([r for r in self.sent if r["body"].get("touser") == openid]) < count:
-                if not self.lock.wait(max(0.0, deadline - time.monotonic())):
-                    break
-        return self.sent_to(openid)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # --- servers ----------------------------------------------------------------------------------------
@@ -152,14 +69,7 @@ class Rasa:
 
 
 @pytest.fixture(scope="module")
-def fake():
-    server = FakeWeChat()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory, fake):
+def servers(tmp_path_factory, fake, shared_redis):
     """(normal, slow): two Rasa servers with the wechat channel, one action server."""
     if not MODEL.exists():
         pytest.fail(f"{MODEL} missing: run `make test` (it trains first)")
@@ -171,6 +81,9 @@ def servers(tmp_path_factory, fake):
 
     actions_port, normal_port, slow_port = free_port(), free_port(), free_port()
     env = {"RASA_ENDPOINTS": str(serve.endpoints_file(work, actions_port)), "DATABASE_URL": db, "SERVICE_HOURS": "00:00-23:59"}
+    env["TRACKER_STORE_URL"] = f"sqlite:///{work / 'tracker.db'}"
+    if shared_redis is not None:
+        env.update(REDIS_URL=shared_redis[0], WECHAT_REDIS_PREFIX=shared_redis[1])
     normal_creds = write_credentials(work / "credentials.yml", fake.base)
     # 1 ms: shorter than any FAQ turn (NLU + a round trip to the action server, ~30 ms)
     slow_creds = write_credentials(work / "credentials-slow.yml", fake.base, passive_budget=0.001)
@@ -412,3 +325,59 @@ def test_token_is_cached_and_refreshed_after_40001(slow, fake):
     assert len(fake.rejected) == rejected + 1  # one 40001 …
     assert len(fake.tokens_issued) == issued + 1  # … one refresh …
     assert sent[2]["token"] == fake.tokens_issued[-1]  # … and the retry used the new token
+
+
+# --- two replicas sharing Redis ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def replicas(servers, shared_redis):
+    if shared_redis is None:
+        pytest.skip("Redis unreachable: the servers run with in-process state")
+    return servers
+
+
+def test_a_msgid_sent_to_two_replicas_at_once_is_processed_once(replicas, fake):
+    """WeChat's first delivery and its retries land on different replicas at the same moment."""
+    normal, slow = replicas
+    sender, msg_id = openid(), int(time.time() * 1000) + 7
+    xml = message_xml(sender, msg_id=msg_id)
+    targets = [normal.url, slow.url, normal.url, slow.url]
+    with ThreadPoolExecutor(len(targets)) as pool:
+        responses = list(pool.map(lambda url: post_plain(url, xml), targets))
+    assert normal.user_turns(sender) == [QUESTION]  # exactly one Rasa turn, on whichever replica won
+    # The normal replica's requests wait (4 s) and answer passively with the one answer, whichever
+    # replica ran the turn; the slow replica's (1 ms) say "success" and leave it to them.
+    # (a slow-replica request that arrives after the turn ended gets the same answer passively).
+    contents = [r.text if r.text == "success" else reply_content(r) for r in responses]
+    answers = set(contents) - {"success"}
+    assert len(answers) == 1 and "身份证" in next(iter(answers))
+    assert "success" not in contents[0::2]
+    # a later retry on the slow replica gets the same answer from Redis, and the API sends nothing
+    assert reply_content(post_plain(slow.url, xml)) in answers
+    time.sleep(0.5)
+    assert fake.sent_to(sender) == []
+    assert slow.user_turns(sender) == [QUESTION]
+
+
+def test_an_answer_sent_through_the_api_is_not_repeated_by_another_replica(replicas, fake):
+    normal, slow = replicas
+    sender, msg_id = openid(), int(time.time() * 1000) + 8
+    xml = message_xml(sender, msg_id=msg_id)
+    assert post_plain(slow.url, xml).text == "success"
+    assert len(fake.wait_sent(sender)) == 1
+    r = post_plain(normal.url, xml)  # WeChat's retry reaches the other replica
+    assert r.status_code == 200 and r.text == "success"
+    time.sleep(0.5)
+    assert len(fake.sent_to(sender)) == 1
+    assert normal.user_turns(sender) == [QUESTION]
+
+
+def test_numbered_options_work_across_replicas(replicas, kb):
+    normal, slow = replicas
+    sender = openid()
+    reply_content(post_plain(normal.url, message_xml(sender)))
+    first_related = kb.get(kb.get("materials_individual").related[0])
+    r = post_plain(slow.url, message_xml(sender, "1"))  # the number reaches the other replica
+    assert r.text == "success"
+    assert slow.user_turns(sender) == [QUESTION, '/faq{"faq_topic": "%s"}' % first_related.id]

@@ -1,5 +1,5 @@
-"""The WeChat bridge's pure parts: signatures, request checks, XML safety, formatting, retry ledger."""
-import asyncio
+"""The WeChat bridge's pure parts: signatures, request checks, XML safety, formatting, configuration.
+The retry ledger and the other state are in test_wechat_state.py, the API's retries in test_wechat_api.py."""
 import time
 
 import pytest
@@ -11,7 +11,7 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from bot.channels.wechat import (
-    MAX_BODY_BYTES, NON_TEXT_REPLY, OPTIONS_HEADER, MemoryOptionsStore, MemoryTurnLedger, Rejected,
+    MAX_BODY_BYTES, NON_TEXT_REPLY, OPTIONS_HEADER, Rejected,
     WeChatConfig, WeChatInput, cdata_safe, check_body, check_query, fits_passive, option_number, parse_wechat_message,
     parse_xml, render, sign, signature_ok, split_text, strip_markdown, timestamp_fresh,
 )
@@ -225,99 +225,6 @@ def test_cdata_safe_reply_round_trips():
     assert xmltodict.parse(xml)["xml"]["Content"] == content
 
 
-# --- retry ledger and options -------------------------------------------------------------------
-
-
-async def test_a_turn_is_taken_once_and_answered_passively_in_time():
-    ledger = MemoryTurnLedger()
-    assert await ledger.begin("k") and not await ledger.begin("k")
-    waiting = asyncio.create_task(ledger.await_reply("k", 1.0))
-    await asyncio.sleep(0.01)
-    assert await ledger.finish("k", "答案") is False  # someone is waiting: they answer passively
-    assert await waiting == "答案"
-    assert await ledger.await_reply("k", 1.0) == "答案"  # a retry after that gets the same answer
-    assert await ledger.claim_unsent("k") is None
-
-
-async def test_a_late_turn_goes_through_the_api_and_retries_say_success():
-    ledger = MemoryTurnLedger()
-    await ledger.begin("k")
-    assert await ledger.await_reply("k", 0.01) is None  # "success"
-    assert await ledger.finish("k", "答案") is True  # the owner sends it through the API
-    assert await ledger.await_reply("k", 1.0) is None  # a retry must not send it a second time
-
-
-async def test_a_retry_waits_for_the_running_turn():
-    ledger = MemoryTurnLedger()
-    await ledger.begin("k")
-    first = asyncio.create_task(ledger.await_reply("k", 1.0))
-    retry = asyncio.create_task(ledger.await_reply("k", 1.0))
-    await asyncio.sleep(0.01)
-    assert await ledger.finish("k", "答案") is False
-    assert await first == await retry == "答案"
-
-
-async def test_a_reply_too_long_for_passive_always_goes_through_the_api():
-    ledger = MemoryTurnLedger()
-    await ledger.begin("k")
-    waiting = asyncio.create_task(ledger.await_reply("k", 1.0))
-    await asyncio.sleep(0.01)
-    assert await ledger.finish("k", "长" * 3000, passive=False) is True
-    assert await waiting is None
-
-
-async def test_a_waiter_cancelled_after_the_answer_hands_it_to_the_api():
-    ledger = MemoryTurnLedger()
-    await ledger.begin("k")
-    waiting = asyncio.create_task(ledger.await_reply("k", 1.0))
-    await asyncio.sleep(0.01)
-    assert await ledger.finish("k", "答案") is False  # the waiter was going to answer passively …
-    waiting.cancel()  # … but WeChat hung up before it could
-    try:
-        passive = await waiting
-    except asyncio.CancelledError:  # the handler hands the answer to the API
-        assert await ledger.claim_unsent("k") == "答案"
-        assert await ledger.await_reply("k", 0.1) is None  # a retry now says "success"
-    else:  # Python 3.10's wait_for returns a result that arrived with the cancel: answered passively
-        assert passive == "答案"
-        assert await ledger.await_reply("k", 0.1) == "答案"  # WeChat's retry gets the same answer
-    assert await ledger.claim_unsent("k") is None  # either way, claimed exactly once
-
-
-async def test_a_cancelled_waiter_leaves_the_reply_to_the_owner():
-    ledger = MemoryTurnLedger()
-    await ledger.begin("k")
-    waiting = asyncio.create_task(ledger.await_reply("k", 1.0))
-    await asyncio.sleep(0.01)
-    waiting.cancel()
-    await asyncio.sleep(0.01)
-    assert await ledger.finish("k", "答案") is True
-
-
-async def test_ledger_entries_expire():
-    now = [0.0]
-    ledger = MemoryTurnLedger(ttl=300, clock=lambda: now[0])
-    assert await ledger.begin("k")
-    now[0] = 299
-    assert not await ledger.begin("k")
-    now[0] = 301
-    assert await ledger.begin("k")
-
-
-async def test_options_are_remembered_per_openid_until_replaced_or_expired():
-    now = [0.0]
-    store = MemoryOptionsStore(ttl=60, clock=lambda: now[0])
-    await store.remember("a", ["/p1", "/p2"])
-    assert await store.payload("a", 2) == "/p2"
-    assert await store.payload("a", 3) is None and await store.payload("a", 0) is None
-    assert await store.payload("b", 1) is None
-    await store.remember("a", [])  # the last reply had no options: old numbers mean nothing now
-    assert await store.payload("a", 1) is None
-    await store.remember("a", ["/p3"])
-    now[0] = 61
-    assert await store.payload("a", 1) is None
-
-
 # --- configuration ------------------------------------------------------------------------------
 
 
@@ -339,6 +246,22 @@ def test_credentials_fall_back_to_the_environment():
 def test_bad_configuration_fails_at_startup(credentials):
     with pytest.raises(ValueError):
         WeChatConfig.from_credentials(credentials, {})
+
+
+def test_redis_is_chosen_by_redis_url_without_connecting():
+    """REDIS_URL (or `redis_url`) selects the shared state; nothing connects before the first request."""
+    from bot.channels.wechat_redis import RedisTokenCache, RedisTurnLedger
+
+    env = {"WECHAT_TOKEN": "t", "WECHAT_APP_ID": "wx1", "REDIS_URL": "redis://127.0.0.1:1/0"}
+    channel = WeChatInput(WeChatConfig.from_credentials(None, env))  # port 1: nothing listens there
+    assert isinstance(channel.ledger, RedisTurnLedger) and isinstance(channel.api.tokens, RedisTokenCache)
+    assert channel.ledger.redis._client is None and channel.ledger.redis.prefix == "beian:wechat:"
+    assert channel.ledger.redis is channel.options.redis is channel.api.tokens.redis
+    assert channel.api.tokens.key == "beian:wechat:token:wx1"
+    creds = WeChatConfig.from_credentials({"redis_url": "redis://h:6379/2", "redis_prefix": "x:"}, env)
+    assert (creds.redis_url, creds.redis_prefix) == ("redis://h:6379/2", "x:")
+    memory = WeChatInput(WeChatConfig.from_credentials({"token": "t"}, {}))
+    assert not memory.ledger.shared and memory.config.redis_url == ""
 
 
 def test_channel_identity():

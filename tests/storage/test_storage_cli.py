@@ -54,3 +54,26 @@ def _head() -> str:
 
     return ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).get_current_head()
 
+
+
+def test_db_init_creates_a_missing_postgresql_database(pg_databases, database_url_env, capsys):
+    from sqlalchemy import create_engine
+
+    from bot.storage.db import ensure_database
+
+    existing = pg_databases()  # an empty database the session drops at the end; rename it away
+    name = existing.database + "_new"
+    admin = create_engine(existing.set(database="postgres"), isolation_level="AUTOCOMMIT", future=True)
+    try:
+        url = existing.set(database=name)
+        database_url_env(url)
+        assert _run("db", "init") == 0
+        assert "database created" in capsys.readouterr().out
+        assert ensure_database(url) is False  # second time: already there
+    finally:
+        from bot.storage import db
+
+        db.dispose_engines()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.dispose()

@@ -93,6 +93,12 @@ def test_recent_failures_counts_only_this_senders_failures_inside_the_window(eng
         # The window boundary is the same instant in any zone.
         assert recent_failures(session, sender_id="a", since=(NOW - timedelta(minutes=10)).astimezone(CHINA_TZ)) == 4
     assert _count(engine, LookupAttempt) == 8
+    with session_scope(engine) as session:
+        # Per order, from anyone (a client that rotates its sender id); the order key is normalised.
+        assert recent_failures(session, order_no="20261104-2271", since=NOW - timedelta(minutes=10)) == 4
+        assert recent_failures(session, order_no="20261104-2271", since=NOW - timedelta(hours=3)) == 6
+        with pytest.raises(ValueError):
+            recent_failures(session, since=NOW)
 
 
 def test_same_idempotency_key_twice_gives_one_ticket(engine):

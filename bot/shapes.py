@@ -1,0 +1,149 @@
+"""Start the assistant in one of its two deployment shapes on loopback, with fresh databases.
+
+`embedded`: what `make run` starts — one Rasa server, one action server, SQLite files.
+`production`: what `make prod` starts — PostgreSQL for the app tables and the tracker store, the
+Redis lock store, N Rasa replicas and one action server behind the loopback balancer.
+
+Used by the load benchmark and the production tests, so both measure exactly the same thing.
+Everything started here listens on 127.0.0.1 and is stopped (and its databases dropped) on exit.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
+
+from bot import serve
+from bot.config import ROOT
+
+POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+MODEL = ROOT / "models" / "current.tar.gz"
+
+
+@dataclass
+class Running:
+    """A started shape: where to talk to it and what it runs on."""
+
+    kind: str
+    base: str  # the balancer in production, the only Rasa server when embedded
+    replicas: List[str]  # each Rasa server's own URL
+    database_url: str
+    tracker_url: str
+    env: Dict[str, str]
+    processes: list = field(default_factory=list)
+    log_dir: Optional[Path] = None
+    actions_port: int = 0
+
+    def process(self, name: str):
+        """The process of `actions`, `rasa-1`, `rasa-2`… or `balancer`."""
+        names = ["actions"] + [f"rasa-{i + 1}" for i in range(len(self.replicas))]
+        names += ["balancer"] if self.kind == "production" else []
+        return dict(zip(names, self.processes))[name]
+
+    def restart_replica(self, index: int, model: Path = MODEL, timeout: float = 240) -> None:
+        """Stop Rasa replica `index` (0-based) and start it again on its port (a deploy, a crash)."""
+        port = int(self.replicas[index].rsplit(":", 1)[1])
+        serve.stop([self.processes[1 + index]])
+        self.processes[1 + index] = serve.start_rasa(model, port, self.env, self.log_dir, name=f"rasa-{index + 1}")
+        if not serve.wait_http(f"{self.replicas[index]}/status", timeout):
+            raise RuntimeError(f"replica {index + 1} did not come back")
+
+    def stop_actions(self) -> None:
+        serve.stop([self.processes[0]])
+
+    def start_actions(self, timeout: float = 120, **env: str) -> None:
+        """Start the action server again, optionally with some settings changed."""
+        self.processes[0] = serve.start_actions(self.actions_port, {**self.env, **env}, self.log_dir)
+        if not serve.wait_http(f"http://127.0.0.1:{self.actions_port}/health", timeout):
+            raise RuntimeError("action server did not come back")
+
+
+def _fresh_postgres(names: list) -> str:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    name = f"beian_shape_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(make_url(POSTGRES_SERVER), isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    names.append(name)
+    return make_url(POSTGRES_SERVER).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres(names: list) -> None:
+    from sqlalchemy import create_engine
+
+    admin = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as conn:
+        for name in names:
+            conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.dispose()
+
+
+def _flush_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()  # a db of its own (13 by default): never the one `make prod` uses
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def started(kind: str, replicas: int = 2, model: Path = MODEL, env: Optional[Dict[str, str]] = None,
+            log_dir: Optional[Path] = None, timeout: float = 300) -> Iterator[Running]:
+    """Start `kind` ("embedded" or "production"), wait until every server answers, yield it."""
+    from bot.storage.orders_csv import create_demo_database
+
+    if kind not in ("embedded", "production"):
+        raise ValueError(kind)
+    pg_names: list = []
+    with tempfile.TemporaryDirectory(prefix=f"beian-{kind}-") as tmp:
+        work = Path(tmp)
+        log_dir = log_dir or work / "logs"
+        if kind == "embedded":
+            database_url = f"sqlite:///{work / 'app.db'}"
+            tracker_url = f"sqlite:///{work / 'tracker.db'}"
+            extra = {}
+        else:
+            database_url = tracker_url = _fresh_postgres(pg_names)
+            _flush_redis(REDIS_SERVER)
+            extra = {"REDIS_URL": REDIS_SERVER}
+        try:
+            if not create_demo_database(database_url).ok:
+                raise RuntimeError("demo orders did not import")
+            actions_port = serve.free_port()
+            ports = [serve.free_port() for _ in range(replicas if kind == "production" else 1)]
+            full_env = {"RASA_ENDPOINTS": str(serve.endpoints_file(work, actions_port)),
+                        "DATABASE_URL": database_url, "TRACKER_STORE_URL": tracker_url,
+                        "SERVICE_HOURS": "00:00-23:59", **extra, **(env or {})}
+            if kind == "production":
+                base_port = serve.free_port()
+                processes = serve.start_production(model, base_port, ports, actions_port, full_env, log_dir)
+            else:
+                base_port = ports[0]
+                processes = serve.start(model, base_port, actions_port, full_env, log_dir)
+            running = Running(kind, f"http://127.0.0.1:{base_port}", [f"http://127.0.0.1:{p}" for p in ports],
+                              database_url, tracker_url, full_env, processes, log_dir, actions_port)
+            try:
+                urls = [f"http://127.0.0.1:{actions_port}/health"] + [f"{u}/status" for u in running.replicas]
+                if not all(serve.wait_http(url, timeout) for url in urls + [f"{running.base}/status"]):
+                    raise RuntimeError(f"{kind} shape did not start; see {log_dir}")
+                yield running
+            finally:
+                serve.stop(running.processes)
+        finally:
+            if pg_names:
+                from bot.storage import db
+
+                db.dispose_engines()
+                _drop_postgres(pg_names)
