@@ -16,8 +16,8 @@ RUN python -m bot faq build && rasa train --fixed-model-name current --out model
 RUN useradd --create-home --uid 10001 beian && chown -R beian /app
 USER beian
 EXPOSE 5005 5055
-# Rasa server by default; the action server runs the same image with
+# Rasa server by default (`rasa run` through bot.rasa_main, as `make run`); the action server runs the same image with
 #   rasa run actions --port 5055 --actions actions
-CMD ["sh", "-c", "exec rasa run --model models/current.tar.gz --port 5005 --interface \"$RASA_INTERFACE\" \
+CMD ["sh", "-c", "exec python -m bot.rasa_main run --model models/current.tar.gz --port 5005 --interface \"$RASA_INTERFACE\" \
      --enable-api ${RASA_AUTH_TOKEN:+--auth-token \"$RASA_AUTH_TOKEN\"} \
      --credentials credentials.yml --endpoints \"${RASA_ENDPOINTS:-deploy/endpoints.docker.yml}\""]

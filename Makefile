@@ -26,14 +26,17 @@ $(VENV)/.installed: requirements.txt .python-version
 
 install: $(VENV)/.installed ## create .venv with the pinned dependencies
 
-# The browser tests drive Debian's Chromium with Playwright (no browser download at run time).
+# The browser tests drive Debian's Chromium with Playwright (no browser download at run time);
+# a CJK font makes the screenshots of Chinese conversations legible.
 CHROMIUM := /usr/bin/chromium
-$(CHROMIUM):
-	@command -v apt-get >/dev/null || { echo "install Chromium at $(CHROMIUM) for the browser tests"; exit 1; }
-	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium >/dev/null \
-	  || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium >/dev/null; }
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM) $(CJK_FONT):
+	@command -v apt-get >/dev/null || { echo "install chromium and fonts-wqy-microhei for the browser tests"; exit 1; }
+	$(SUDO) apt-get install -y --no-install-recommends chromium fonts-wqy-microhei >/dev/null \
+	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y --no-install-recommends chromium fonts-wqy-microhei >/dev/null; }
 
-browser: $(CHROMIUM) ## install Debian's Chromium for the browser tests
+browser: $(CHROMIUM) $(CJK_FONT) ## install Debian's Chromium (and a CJK font) for the browser tests
 
 data/nlu/faq.yml: $(wildcard faq/*.yml) | $(VENV)/.installed
 	$(PY) -m bot faq build
@@ -63,7 +66,7 @@ prod: $(MODEL) ## production shape: PostgreSQL + Redis, N Rasa replicas + action
 	@$(PROD_ENV); $(PY) -m bot db init && $(PY) -m bot orders import data/demo/orders.csv && \
 	  $(PY) -m bot serve --model $(MODEL) --replicas $${RASA_REPLICAS:-2}
 
-test: $(MODEL) $(CHROMIUM) ## install, train if needed, and run the whole test suite
+test: $(MODEL) $(CHROMIUM) $(CJK_FONT) ## install, train if needed, and run the whole test suite
 	$(PY) -m pytest
 
 validate: install faq ## rasa data validate

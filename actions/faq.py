@@ -1,7 +1,10 @@
-"""Answering FAQ questions: the confident answer, a resolved follow-up, or the closest choices."""
+"""Answering FAQ questions: the confident answer, a resolved follow-up, or the closest choices;
+and the user's "有帮助 / 没帮助" on an answer, stored for the knowledge base's owners."""
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 from functools import lru_cache
 from typing import Any, Dict, List, Text
@@ -13,10 +16,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot import followup
 from bot.config import get_settings
 from bot.faq.kb import KnowledgeBase, Topic, load_kb
-from bot.ranking import read
+from bot.ranking import faq_ranking, read
+
+logger = logging.getLogger(__name__)
 
 SUGGESTIONS = 3
 HUMAN_BUTTON = {"title": "都不是，找人工", "payload": "/request_human"}
+# Last under an answer, two words each: the related topics stay the first (and numbered) choices.
+FEEDBACK_BUTTONS = [{"title": "有帮助", "payload": "/feedback_helpful"},
+                    {"title": "没帮助", "payload": "/feedback_unhelpful"}]
 # "这个状态需要我做什么" right after a lookup is about that order, not the general FAQ.
 ABOUT_MY_ORDER = re.compile(r"(这个|我的|该|那个)(状态|订单)|需要我(做|干|弄)|我(该|要)怎么(办|做)|下一步")
 
@@ -58,12 +66,15 @@ class ActionAnswerFaq(Action):
             topic = kb.get(reading.answer or "")
             if topic is None:
                 return self._offer_choices(dispatcher, kb, reading.faq_candidates)
-        return self._answer(dispatcher, kb, topic)
+        # Inside a form the answer is an aside and the form asks its question next: no verdict asked.
+        return self._answer(dispatcher, kb, topic, ask_feedback=not tracker.active_loop.get("name"))
 
     @staticmethod
-    def _answer(dispatcher: CollectingDispatcher, kb: KnowledgeBase, topic: Topic) -> List[Dict]:
+    def _answer(dispatcher: CollectingDispatcher, kb: KnowledgeBase, topic: Topic,
+                ask_feedback: bool = True) -> List[Dict]:
         related = [t for t in (kb.get(r) for r in topic.related) if t is not None]
-        dispatcher.utter_message(response=topic.response, buttons=[topic_button(t) for t in related])
+        buttons = [topic_button(t) for t in related] + (FEEDBACK_BUTTONS if ask_feedback else [])
+        dispatcher.utter_message(response=topic.response, buttons=buttons)
         return [SlotSet("faq_topic", topic.id)]
 
     @staticmethod
@@ -82,4 +93,93 @@ class ActionAnswerFaq(Action):
             f"\n想确认的话可以拨打备案热线 {get_settings().hotline}。",
             buttons=[topic_button(t) for t in regional[:SUGGESTIONS]],
         )
+        return []
+
+
+# --- feedback on an answer ------------------------------------------------------------------------
+
+
+def rated_answer(events: List[Dict[Text, Any]]) -> tuple[str, Dict[Text, Any]] | None:
+    """The answer a verdict is about: (topic id, the user event it answered), or None.
+
+    Only the turn just before the verdict counts: if the assistant did anything after its FAQ
+    answer (another action, a form, the choices without an answer), the verdict is not about
+    an answer and nothing is stored. A second click on the same buttons finds this action last.
+    """
+    events = list(events)
+    current = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    topic: str | None = None
+    answered = False
+    for event in reversed(events[:current]):
+        kind = event.get("event")
+        if kind == "slot" and event.get("name") == "faq_topic" and topic is None and not answered:
+            topic = event.get("value")
+        elif kind == "action" and event.get("name") != "action_listen":
+            if answered or event.get("name") != "action_answer_faq" or not topic:
+                return None
+            answered = True
+        elif kind == "user":
+            return (topic, event) if answered and topic else None
+    return None
+
+
+def asked_question(user_event: Dict[Text, Any], topic: Topic) -> str:
+    """What the user asked, in their words; a clicked suggestion (a payload) was its button title."""
+    text = (user_event.get("text") or "").strip()
+    return topic.question if not text or text.startswith("/") else text
+
+
+def other_candidates(user_event: Dict[Text, Any], topic: Topic, kb: KnowledgeBase) -> List[Topic]:
+    """The FAQ ranking of the question the answer was for, minus the answer; its related topics
+    fill up (a clicked suggestion or a follow-up has no useful ranking of its own)."""
+    ranked = [t for t, _ in faq_ranking(user_event.get("parse_data") or {})]
+    ids = dict.fromkeys(i for i in ranked + list(topic.related) if i != topic.id)
+    return [t for t in (kb.get(i) for i in ids) if t is not None][:SUGGESTIONS]
+
+
+def store_answer_feedback(**fields: Any) -> int:
+    """One row in answer_feedback (runs in a worker thread: the database may be slow or down)."""
+    from bot.storage.db import session_scope
+    from bot.storage.feedback import add_answer_feedback
+
+    with session_scope() as session:
+        return add_answer_feedback(session, **fields).id
+
+
+class ActionAnswerFeedback(Action):
+    """"有帮助" → thanks; "没帮助" (or "不是" right after an answer) → the other candidates for the
+    same question, a person and a ticket. Either verdict is stored with the masked question."""
+
+    THANKS = "感谢反馈！很高兴能帮上忙，还有别的备案问题可以继续问我。"
+    SORRY = "抱歉没帮上忙。您想问的是不是下面这些？"
+    SORRY_NO_CHOICES = "抱歉没帮上忙。可以换个说法再问我一次，或者找人工帮您："
+
+    def name(self) -> Text:
+        return "action_answer_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        from actions.handoff import TICKET_BUTTON
+        from bot.storage.privacy import mask_text
+
+        helpful = ((tracker.latest_message or {}).get("intent") or {}).get("name") == "feedback_helpful"
+        kb = knowledge_base()
+        rated = rated_answer(tracker.events)
+        topic = kb.get(rated[0]) if rated else None
+        if topic is not None:
+            fields = dict(conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "",
+                          topic=topic.id, question=mask_text(asked_question(rated[1], topic)), helpful=helpful)
+            try:
+                await asyncio.to_thread(store_answer_feedback, **fields)
+            except Exception:  # a verdict is worth a log line, never a failed turn
+                logger.exception("answer feedback on %s not stored for sender %s", topic.id, tracker.sender_id)
+        if helpful:
+            dispatcher.utter_message(text=self.THANKS)
+            return []
+        choices = other_candidates(rated[1], topic, kb) if topic is not None else []
+        if choices:
+            buttons = [topic_button(t) for t in choices] + [HUMAN_BUTTON, TICKET_BUTTON]
+            dispatcher.utter_message(text=self.SORRY, buttons=buttons)
+        else:
+            dispatcher.utter_message(text=self.SORRY_NO_CHOICES,
+                                     buttons=[{"title": "找人工", "payload": "/request_human"}, TICKET_BUTTON])
         return []

@@ -36,6 +36,32 @@ def _faq_check(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _faq_export(args: argparse.Namespace) -> int:
+    from bot.faq.spreadsheet import export_csv
+
+    count = export_csv(args.faq_dir or get_settings().faq_dir, args.file)
+    print(f"{args.file}: {count} topics (UTF-8 with BOM; open in Excel, save as “CSV UTF-8”)")
+    return 0
+
+
+def _faq_import(args: argparse.Namespace) -> int:
+    from bot.faq.spreadsheet import import_csv
+
+    result = import_csv(args.file, args.faq_dir or get_settings().faq_dir, heldout=[HELDOUT], nlu_dir=NLU_DIR,
+                        dry_run=args.dry_run)
+    for error in result.errors:
+        print(error)
+    if not result.ok:
+        print(f"{len(result.errors)} problems; nothing was changed")
+        return 1
+    for path, topics in result.changed.items():
+        print(f"{path.name}: {', '.join(topics)}")
+    done = "would change" if args.dry_run else "changed"
+    print(f"{sum(map(len, result.changed.values()))} topics {done}"
+          + ("; next: `python -m bot faq build` and `make train`" if result.changed and not args.dry_run else ""))
+    return 0
+
+
 def _latest_model() -> Path:
     models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not models:
@@ -60,7 +86,7 @@ def _eval(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from bot import serve
 
-    return serve.main(args.model or _latest_model(), args.port, args.actions_port)
+    return serve.main(args.model or _latest_model(), args.port, args.actions_port, args.replicas)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -71,12 +97,28 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _loadtest(args: argparse.Namespace) -> int:
+    from bot import loadtest
+
+    shapes = ["embedded", "production"] if args.shape == "both" else [args.shape]
+    print(loadtest.run(shapes, model=args.model or _latest_model(), users=args.users, seconds=args.seconds,
+                       max_turns=args.max_turns, replicas=args.replicas), flush=True)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     faq = sub.add_parser("faq", help="the knowledge base in faq/").add_subparsers(dest="faq_command", required=True)
     faq.add_parser("build", help="compile faq/ into data/nlu/faq.yml").set_defaults(func=_faq_build)
     faq.add_parser("check", help="validate faq/ (exit 1 on any problem)").set_defaults(func=_faq_check)
+    fx = faq.add_parser("export", help="write faq/ as a spreadsheet (CSV for Excel)")
+    fi = faq.add_parser("import", help="write an edited spreadsheet back into faq/ (all rows or nothing)")
+    for cmd, func in ((fx, _faq_export), (fi, _faq_import)):
+        cmd.add_argument("file", type=Path, help="the CSV file")
+        cmd.add_argument("--faq-dir", type=Path, help="knowledge base folder (default: FAQ_DIR or faq/)")
+        cmd.set_defaults(func=func)
+    fi.add_argument("--dry-run", action="store_true", help="check and list the changes, write nothing")
     ev = sub.add_parser("eval", help="accuracy of the trained model on labelled [{text, expect}] files")
     ev.add_argument("files", nargs="*", type=Path, help="YAML files or folders (default: tests/heldout)")
     ev.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
@@ -85,10 +127,15 @@ def parser() -> argparse.ArgumentParser:
     from bot.storage.cli import register as register_storage
 
     register_storage(sub)
+    from bot.reports.cli import register as register_reports
+
+    register_reports(sub)
     sv = sub.add_parser("serve", help="run the action server and the Rasa server (Ctrl-C stops both)")
     sv.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
     sv.add_argument("--port", type=int, default=5005)
     sv.add_argument("--actions-port", type=int, default=5055)
+    sv.add_argument("--replicas", type=int, default=1,
+                    help="Rasa replicas behind a loopback balancer on --port (needs REDIS_URL)")
     sv.set_defaults(func=_serve)
     bn = sub.add_parser("bench", help="latency/throughput/memory through the REST channel (prints figures)")
     bn.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
@@ -97,6 +144,14 @@ def parser() -> argparse.ArgumentParser:
     bn.add_argument("--flow", choices=("faq", "orders"), default="faq",
                     help="faq: FAQ questions; orders: complete order lookups (form, actions, database)")
     bn.set_defaults(func=_bench)
+    lt = sub.add_parser("loadtest", help="simulated users against the embedded and production shapes (prints figures)")
+    lt.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
+    lt.add_argument("--shape", choices=("embedded", "production", "both"), default="both")
+    lt.add_argument("--users", type=int, default=50)
+    lt.add_argument("--seconds", type=float, default=20, help="per phase (FAQ only, then mixed)")
+    lt.add_argument("--max-turns", type=int, default=6000, help="per phase")
+    lt.add_argument("--replicas", type=int, default=2, help="Rasa replicas in the production shape")
+    lt.set_defaults(func=_loadtest)
     return p
 
 

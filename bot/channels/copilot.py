@@ -11,7 +11,10 @@ makes of it, without the message becoming part of any conversation:
     POST /webhooks/copilot/feedback              {"topic", "text", "verdict": "used"|"wrong", "conversation_id"?}
       → 201 {"id": …}   (stored in `suggestion_feedback`, phone numbers and e-mails in the text masked)
 
-Every request needs `Authorization: Bearer <token>` with one of the configured agent tokens;
+`GET /webhooks/copilot/` is the agents' page (static/copilot.html, .js, .css): it needs no token
+itself, asks the agent for one and sends it on every API call. `GET …/health` answers {"status": "ok"}.
+
+Every API request needs `Authorization: Bearer <token>` with one of the configured agent tokens;
 anything else gets 401. Agents are trusted with order statuses (no phone-digit check), but every
 lookup is logged with the agent's identity: the fingerprint of their token (`fingerprint`), never
 the token. Bad input gets a 4xx saying what is wrong, never a 5xx.
@@ -45,6 +48,7 @@ from sanic.request import Request
 
 from bot import followup
 from bot.channels.rest import decode_json
+from bot.channels.web import ASSET_CACHE, PAGE_CACHE, add_file_routes, static_response
 from bot.faq.kb import KnowledgeBase, load_kb
 from bot.order_status import STATUS_TEXTS
 from bot.ranking import faq_ranking
@@ -63,6 +67,16 @@ MIN_TOKEN_CHARS = 16
 VERDICTS = ("used", "wrong")
 
 UNAUTHORIZED = "a valid copilot token is required (Authorization: Bearer <token>)"
+
+# The page at GET /webhooks/copilot/ and its files (bot/channels/static/); never framed by others.
+PAGE_FILES = {"copilot.js": ASSET_CACHE, "copilot.css": ASSET_CACHE, "markdown.js": ASSET_CACHE}
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+                               "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 # --- tokens (pure) ------------------------------------------------------------------------------
@@ -339,8 +353,15 @@ class CopilotInput(InputChannel):
             return body, (_error(400, problem) if problem else None)
 
         @copilot.route("/", methods=["GET"])
+        async def page(request: Request) -> response.HTTPResponse:
+            """The agents' page: it asks for the token itself, so the page needs none."""
+            return static_response(request, "copilot.html", PAGE_CACHE, PAGE_HEADERS)
+
+        @copilot.route("/health", methods=["GET"])
         async def health(_: Request) -> response.HTTPResponse:
             return response.json({"status": "ok"})
+
+        add_file_routes(copilot, PAGE_FILES)
 
         @copilot.route("/suggest", methods=["POST"])
         @authenticated

@@ -95,6 +95,10 @@ def parse_xml(body: bytes | str) -> Dict[str, Any]:
     return root
 
 
+TEXT_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType", "Content", "MsgId", "Event", "EventKey",
+               "Recognition", "MediaId", "Format", "PicUrl", "Ticket")
+
+
 def parse_wechat_message(body: bytes | str):
     """A wechatpy message/event object from plaintext XML; `Rejected(400)` when it is not one."""
     root = parse_xml(body)
@@ -104,6 +108,11 @@ def parse_wechat_message(body: bytes | str):
         raise Rejected(400, "FromUserName is not an OpenID")
     if root["MsgType"].lower() == "event" and not isinstance(root.get("Event", ""), str):
         raise Rejected(400, "bad Event")
+    # Elements or repeats where WeChat sends text (`<Content><a>1</a></Content>`) would reach the
+    # channel as dicts or lists.
+    for key in TEXT_FIELDS:
+        if key in root and root[key] is not None and not isinstance(root[key], str):
+            raise Rejected(400, f"{key} must be text")
     try:
         # wechatpy's parser picks the message/event class; the body is known to be safe by now.
         return parse_message(raw_text(body))

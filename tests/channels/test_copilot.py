@@ -437,7 +437,7 @@ def test_upgrade_head_on_an_empty_sqlite_creates_the_feedback_table(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     try:
         assert "suggestion_feedback" not in inspect(engine).get_table_names()
-        migrate(engine)
+        migrate(engine, "0002")
         assert current_revision(engine) == "0002"
         inspector = inspect(engine)
         columns = {c["name"]: c for c in inspector.get_columns("suggestion_feedback")}

@@ -7,7 +7,7 @@ import pytest
 
 from bot import serve
 from bot.config import ROOT
-from servers import MODEL, Bot, free_port
+from servers import MODEL, WECHAT_TOKEN, Bot, free_port
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +31,10 @@ def assistant(tmp_path_factory, app_db):
     workdir = tmp_path_factory.mktemp("servers")
     endpoints = serve.endpoints_file(workdir, actions_port)
     logs = ROOT / "artifacts" / "e2e"
-    env = {"RASA_ENDPOINTS": str(endpoints), "DATABASE_URL": app_db[0], "SERVICE_HOURS": "00:00-23:59"}
+    env = {"RASA_ENDPOINTS": str(endpoints), "DATABASE_URL": app_db[0], "SERVICE_HOURS": "00:00-23:59",
+           "COPILOT_TOKENS": "e2e-copilot-token-7f3a9c2d41b6"}  # test_browser_copilot.py
+    # WeChat: a known token, and an API base where nothing listens (nothing leaves this machine).
+    env.update(WECHAT_TOKEN=WECHAT_TOKEN, WECHAT_API_BASE=f"http://127.0.0.1:{free_port()}")
     processes = serve.start(MODEL, rasa_port, actions_port, env=env, log_dir=logs)
     try:
         up = serve.wait_http(f"http://127.0.0.1:{actions_port}/health", 120) and serve.wait_http(
@@ -39,6 +42,7 @@ def assistant(tmp_path_factory, app_db):
         if not up:
             pytest.fail(f"servers did not start; see {logs}")
         bot = Bot(f"http://127.0.0.1:{rasa_port}")
+        bot.env = env  # what the servers were started with (tokens for the copilot and WeChat tests)
         _warm(bot)
         yield bot
     finally:

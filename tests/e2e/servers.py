@@ -29,3 +29,8 @@ class Bot:
 
     def alive(self) -> bool:
         return requests.get(f"{self.base}/status", timeout=10).status_code == 200
+
+
+# The WeChat channel's token in the e2e servers (tests/e2e/conftest.py): new each run, so a log line
+# that ever carries it is found by tests/e2e/test_abuse.py without false alarms from older logs.
+WECHAT_TOKEN = f"e2e-wechat-{uuid.uuid4().hex}"
