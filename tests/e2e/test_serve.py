@@ -24,10 +24,13 @@ def test_serve_answers_and_stops_on_ctrl_c():
         reply = requests.post(f"http://127.0.0.1:{port}/webhooks/rest/webhook",
                               json={"sender": "serve", "message": "备案有问题打什么电话"}, timeout=30).json()
         assert "950808" in reply[0]["text"]
+        page = requests.get(f"http://127.0.0.1:{port}/webhooks/web/", timeout=10)
+        assert page.status_code == 200 and "widget.js" in page.text
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
         assert process.returncode == 0
         assert "is up" in output
+        assert f"web chat:  http://127.0.0.1:{port}/webhooks/web/" in output
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/status", timeout=5)
     finally:

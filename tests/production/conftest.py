@@ -37,10 +37,15 @@ def _services_or_skip() -> None:
 
 
 @pytest.fixture(scope="session")
-def production():
+def services() -> None:
+    """This machine's PostgreSQL and Redis answer, and a trained model exists."""
     if not shapes.MODEL.exists():
         pytest.fail(f"{shapes.MODEL} missing: run `make test` (it trains first)")
     _services_or_skip()
+
+
+@pytest.fixture(scope="session")
+def production(services):
     with shapes.started("production", replicas=2, env=SETTINGS, log_dir=LOGS) as running:
         yield running
 

@@ -1,0 +1,70 @@
+"""`python -m bot serve --replicas 2` (what `make prod` runs after `db init`): the balancer and both
+replicas come up on PostgreSQL + Redis, answer, and Ctrl-C stops every process."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from bot import serve, shapes
+from bot.config import ROOT
+
+
+def _free_run(n: int) -> int:
+    """A port p with p … p+n-1 all free on 127.0.0.1 (the replicas listen after the balancer)."""
+    for _ in range(50):
+        base = serve.free_port()
+        sockets = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                sockets.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    pytest.fail("no run of free ports")
+
+
+def test_serve_with_two_replicas_answers_through_the_balancer_and_stops(services):
+    names: list = []
+    url = shapes._fresh_postgres(names)
+    port, actions_port = _free_run(3), serve.free_port()
+    env = {**os.environ, "DATABASE_URL": url, "TRACKER_STORE_URL": url, "REDIS_URL": shapes.REDIS_SERVER}
+    env.pop("RASA_ENDPOINTS", None)  # serve writes one pointing at --actions-port
+    try:
+        init = subprocess.run([sys.executable, "-m", "bot", "db", "init"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert init.returncode == 0, init.stdout + init.stderr
+        process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--model", str(shapes.MODEL),
+                                    "--port", str(port), "--actions-port", str(actions_port), "--replicas", "2"],
+                                   cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            for p in (port + 1, port + 2, port):
+                assert serve.wait_http(f"http://127.0.0.1:{p}/status", 300), f"nothing on {p}"
+            reply = requests.post(f"http://127.0.0.1:{port}/webhooks/rest/webhook",
+                                  json={"sender": "replicas", "message": "备案有问题打什么电话"}, timeout=30).json()
+            assert "950808" in reply[0]["text"]
+            process.send_signal(signal.SIGINT)
+            output, _ = process.communicate(timeout=90)
+            assert process.returncode == 0
+            assert f"replicas:  127.0.0.1:{port + 1}, 127.0.0.1:{port + 2} behind the balancer" in output
+            for p in (port, port + 1, port + 2, actions_port):
+                with pytest.raises(requests.ConnectionError):
+                    requests.get(f"http://127.0.0.1:{p}/", timeout=5)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    finally:
+        from bot.storage import db
+
+        db.dispose_engines()
+        shapes._drop_postgres(names)
