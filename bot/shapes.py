@@ -63,29 +63,35 @@ class Running:
             raise RuntimeError("action server did not come back")
 
 
-def _fresh_postgres(names: list) -> str:
+def create_postgres(names: list, server: str = POSTGRES_SERVER, prefix: str = "beian_shape") -> str:
+    """A new empty database on `server` (its URL); its name is appended to `names` for dropping."""
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
-    name = f"beian_shape_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(make_url(POSTGRES_SERVER), isolation_level="AUTOCOMMIT", future=True)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(make_url(server), isolation_level="AUTOCOMMIT", future=True)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
     names.append(name)
-    return make_url(POSTGRES_SERVER).set(database=name).render_as_string(hide_password=False)
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
 
 
-def _drop_postgres(names: list) -> None:
+def drop_postgres(names: list, server: str = POSTGRES_SERVER) -> None:
+    """Drop the databases named, ending their open connections first."""
     from sqlalchemy import create_engine
 
-    admin = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT", future=True)
-    with admin.connect() as conn:
-        for name in names:
-            conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.dispose()
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", future=True)
+    try:
+        with admin.connect() as conn:
+            for name in names:
+                conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        admin.dispose()
 
 
 def _flush_redis(url: str) -> None:
@@ -115,7 +121,7 @@ def started(kind: str, replicas: int = 2, model: Path = MODEL, env: Optional[Dic
             tracker_url = f"sqlite:///{work / 'tracker.db'}"
             extra = {}
         else:
-            database_url = tracker_url = _fresh_postgres(pg_names)
+            database_url = tracker_url = create_postgres(pg_names)
             _flush_redis(REDIS_SERVER)
             extra = {"REDIS_URL": REDIS_SERVER}
         try:
@@ -146,4 +152,4 @@ def started(kind: str, replicas: int = 2, model: Path = MODEL, env: Optional[Dic
                 from bot.storage import db
 
                 db.dispose_engines()
-                _drop_postgres(pg_names)
+                drop_postgres(pg_names)

@@ -186,7 +186,7 @@ def xml_bodies(openid: str, msg_id: int) -> list[tuple[str, bytes]]:
         ("xml_structure", b"<xml/>"),
         ("xml_structure", b"<xml>text only</xml>"),
         ("xml_structure", f"<xml>{head}</xml>".encode()),  # no MsgType
-        ("xml_structure", f"<xml><MsgType>text</MsgType><Content>hi</Content></xml>".encode()),  # no sender
+        ("xml_structure", "<xml><MsgType>text</MsgType><Content>hi</Content></xml>".encode()),  # no sender
         ("xml_structure", f"<xml>{head}<MsgType><a>text</a></MsgType></xml>".encode()),
         ("xml_structure", f"<xml>{head}<MsgType>text</MsgType><MsgType>image</MsgType></xml>".encode()),
         ("xml_structure", f"<xml>{head}<MsgType>unknown_type</MsgType></xml>".encode()),

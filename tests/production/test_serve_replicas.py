@@ -36,7 +36,7 @@ def _free_run(n: int) -> int:
 
 def test_serve_with_two_replicas_answers_through_the_balancer_and_stops(services):
     names: list = []
-    url = shapes._fresh_postgres(names)
+    url = shapes.create_postgres(names)
     port, actions_port = _free_run(3), serve.free_port()
     env = {**os.environ, "DATABASE_URL": url, "TRACKER_STORE_URL": url, "REDIS_URL": shapes.REDIS_SERVER}
     env.pop("RASA_ENDPOINTS", None)  # serve writes one pointing at --actions-port
@@ -67,4 +67,4 @@ def test_serve_with_two_replicas_answers_through_the_balancer_and_stops(services
         from bot.storage import db
 
         db.dispose_engines()
-        shapes._drop_postgres(names)
+        shapes.drop_postgres(names)

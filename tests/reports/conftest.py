@@ -7,20 +7,13 @@ naming the channels under test (REST, socket.io, the reports page).
 """
 from __future__ import annotations
 
-import os
-import uuid
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import OperationalError
 
 from bot import serve
 from bot.serve import free_port
 from report_servers import CONVERSATIONS, CREDENTIALS, LOGS, MODEL, TOKEN, Assistant, wait_for_model
-
-PG_SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @pytest.fixture(scope="session")
@@ -47,37 +40,6 @@ def assistant(tmp_path_factory) -> Iterator[Assistant]:
         yield Assistant(f"http://127.0.0.1:{rasa_port}", tracker_url, database_url)
     finally:
         serve.stop(processes)
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[Callable[[], URL]]:
-    """A factory of empty PostgreSQL databases, dropped at the end; required when CI is set."""
-    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}, future=True)
-    try:
-        with admin.connect():
-            pass
-    except OperationalError as exc:
-        admin.dispose()
-        message = f"PostgreSQL unreachable at {PG_SERVER}: {str(exc.orig).strip()}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set, so the PostgreSQL tests must run)", pytrace=False)
-        pytest.skip(message)
-    names: list[str] = []
-
-    def create() -> URL:
-        name = f"beian_test_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        names.append(name)
-        return make_url(PG_SERVER).set(database=name)
-
-    yield create
-    with admin.connect() as conn:
-        for name in names:
-            conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.dispose()
 
 
 @pytest.fixture(scope="session")

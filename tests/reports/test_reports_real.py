@@ -64,8 +64,8 @@ async def _copy(source_url: str, target_url: str) -> int:
         target.engine.dispose()
 
 
-def test_the_same_reports_on_postgresql(conversations, pg_database):
-    target = pg_database().render_as_string(hide_password=False)
+def test_the_same_reports_on_postgresql(conversations, pg_databases):
+    target = pg_databases().render_as_string(hide_password=False)
     assert asyncio.run(_copy(conversations.tracker_url, target)) == 11
     on_pg = build(period(), tracker_url=target, database_url=conversations.database_url)
     check_counts(on_pg)

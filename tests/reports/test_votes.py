@@ -17,7 +17,7 @@ START = PERIOD.start.astimezone(timezone.utc)  # 2026-11-28 16:00 UTC
 def url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'app.db'}"
-    return request.getfixturevalue("pg_database")().render_as_string(hide_password=False)
+    return request.getfixturevalue("pg_databases")().render_as_string(hide_password=False)
 
 
 def test_votes_inside_the_period_are_read(url):

@@ -7,52 +7,17 @@ If the server cannot be reached, the PostgreSQL tests fail when CI is set and ar
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import OperationalError
 
 from bot.storage import db
 from bot.storage.db import make_engine, migrate
 from bot.storage.models import metadata
 
-PG_SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ("sqlite", "postgresql")
-
-
-@pytest.fixture(scope="session")
-def pg_databases() -> Iterator[Callable[[], URL]]:
-    """A factory of empty PostgreSQL databases, all dropped when the session ends."""
-    admin = make_engine(PG_SERVER, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect():
-            pass
-    except OperationalError as exc:
-        admin.dispose()
-        message = f"PostgreSQL unreachable at {PG_SERVER}: {str(exc.orig).strip()}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set, so the PostgreSQL tests must run)", pytrace=False)
-        pytest.skip(message)
-    names: list[str] = []
-
-    def create() -> URL:
-        name = f"beian_test_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        names.append(name)
-        return make_url(PG_SERVER).set(database=name)
-
-    yield create
-    with admin.connect() as conn:
-        for name in names:
-            conn.exec_driver_sql(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
