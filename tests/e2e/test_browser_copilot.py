@@ -190,3 +190,19 @@ def test_a_conversations_transcript_shows_its_turns(browser, assistant, token):
         expect(page.locator("#error")).to_have_text("没有找到这个会话。")
     finally:
         page.context.close()
+
+
+def test_the_reports_page_is_one_click_away_with_the_same_sign_in(browser, assistant, token):
+    page = new_page(browser, assistant.base)
+    try:
+        log_in(page, token)
+        expect(page.locator("#work")).to_be_visible()
+        page.get_by_role("link", name="运营报表").click()
+        page.wait_for_url(re.compile(r"/webhooks/reports/$"))
+        expect(page.locator("#reports")).to_be_visible()  # no second token prompt
+        expect(page.locator("#login")).to_be_hidden()
+        expect(page.locator("#daily-chart svg")).to_be_visible()
+        page.get_by_role("link", name="客服助手").click()
+        expect(page.locator("#work")).to_be_visible()
+    finally:
+        page.context.close()

@@ -2,7 +2,7 @@
 // everything with textContent and createElementNS: no text from the data is ever parsed as HTML.
 (function () {
   "use strict";
-  var KEY = "beian.reports.token";
+  var KEY = "copilot.token";  // the copilot's: one sign-in for both pages in a tab
   var SVG = "http://www.w3.org/2000/svg";
   var COLOURS = ["#0969da", "#1a7f37", "#bf8700", "#8250df", "#cf222e", "#57606a"];
   var KINDS = { fallback: "兜底", choices: "不确定", out_of_scope: "超出范围" };
