@@ -45,6 +45,7 @@ from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Text
 
 import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
 from wechatpy.crypto import WeChatCrypto
@@ -64,6 +65,7 @@ from bot.channels.wechat_state import (
     OPTIONS_TTL, RETRY_TTL, MemoryOptionsStore, MemoryTokenCache, MemoryTurnLedger, MemoryUndeliveredLog,
     OptionsStore, TokenCache, TurnLedger, UndeliveredLog,
 )
+from bot.config import get_settings
 from bot.storage.privacy import mask_text
 
 logger = logging.getLogger(__name__)
@@ -225,7 +227,14 @@ class WeChatInput(InputChannel):
         elif not self.config.accept_plaintext:
             raise Rejected(403, "plaintext messages are refused in safe mode")
         message = parse_wechat_message(body)
-        reply = await self._dispatch(message, handle)
+        try:
+            reply = await self._dispatch(message, handle)
+        except RedisError as e:
+            # The shared state (and Rasa's lock store with it) is down: say so, with the hotline,
+            # rather than a 500 that WeChat would retry into the same outage.
+            logger.error("wechat: shared state unavailable (%s); told %s to try later", type(e).__name__,
+                         message.source)
+            reply = FAILURE_REPLY.format(hotline=get_settings().hotline)
         if reply is None:
             return response.text("success")
         xml = TextReply(message=message, content=cdata_safe(reply)).render()
@@ -313,8 +322,6 @@ class WeChatInput(InputChannel):
         try:
             rendered = render(out.messages)
             if not rendered.text:
-                from bot.config import get_settings
-
                 rendered = Rendered(FAILURE_REPLY.format(hotline=get_settings().hotline))
             await self.options.remember(openid, rendered.payloads)
             if await self.ledger.finish(key, rendered.text, passive=fits_passive(rendered.text)):

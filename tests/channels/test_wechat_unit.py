@@ -342,3 +342,16 @@ def test_the_credentials_entry_loads_through_rasa(tmp_path, monkeypatch):
     creds.write_text("bot.channels.wechat.WeChatInput:\n")
     [channel] = create_http_input_channels(None, str(creds))
     assert isinstance(channel, WeChatInput) and channel.config.token == "from-env"
+
+
+async def test_redis_down_gets_the_honest_reply_not_a_500():
+    import socket
+
+    with socket.socket() as s:  # a port where nothing listens: Redis is "down"
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    channel = WeChatInput.from_credentials({"token": TOKEN, "redis_url": f"redis://127.0.0.1:{dead}/0"})
+    seen = []
+    r = await channel._receive(FakeRequest(text_xml("管局审核要多久", msg_id="42")), fake_rasa(seen))
+    content = xmltodict.parse(r.body)["xml"]["Content"]
+    assert r.status == 200 and "热线" in content and seen == []
