@@ -22,8 +22,7 @@ import requests
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from bot import serve
-from bot.serve import free_port
+from bot import shapes
 from bot.channels.copilot import (
     MAX_TEXT_CHARS, CopilotConfig, TokenChecker, bearer_token, candidates, feedback_problem, fingerprint,
     lookup_order, parse_tokens, suggest_problem,
@@ -103,46 +102,21 @@ class Copilot:
             time.sleep(0.1)
 
 
-def _wait_for_model(timeout: float = 180.0) -> None:
-    """Another engineer may be training: the model is replaced atomically but can be briefly missing."""
-    deadline = time.monotonic() + timeout
-    while not MODEL.exists():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{MODEL} missing: run `make test` (it trains first)")
-        time.sleep(2)
-
-
 @pytest.fixture(scope="module")
 def copilot(tmp_path_factory) -> Copilot:
-    _wait_for_model()
-    from bot.storage.orders_csv import create_demo_database
-
-    work = tmp_path_factory.mktemp("copilot")
-    db = f"sqlite:///{work / 'app.db'}"
-    assert create_demo_database(db).ok
-
-    actions_port, rasa_port = free_port(), free_port()
-    credentials = work / "credentials.yml"
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} missing: run `make test` (it trains first)")
+    credentials = tmp_path_factory.mktemp("copilot") / "credentials.yml"
     credentials.write_text("bot.channels.rest.CheckedRestInput:\nbot.channels.copilot.CopilotInput:\n")
-    env = {"RASA_ENDPOINTS": str(serve.endpoints_file(work, actions_port)), "DATABASE_URL": db,
-           "SERVICE_HOURS": "00:00-23:59", "RASA_CREDENTIALS": str(credentials),
-           "COPILOT_TOKENS": f" {TOKEN} , {OTHER_TOKEN} ,"}
-    processes = [serve.start_actions(actions_port, env, LOGS)]
-    try:
-        processes.append(serve.start_rasa(MODEL, rasa_port, env, LOGS))
-        up = (serve.wait_http(f"http://127.0.0.1:{actions_port}/health", 120)
-              and serve.wait_http(f"http://127.0.0.1:{rasa_port}/status", 240))
-        if not up:
-            pytest.fail(f"servers did not start; see {LOGS}")
-        server = Copilot(f"http://127.0.0.1:{rasa_port}", db, LOGS / "rasa.log")
+    env = {"RASA_CREDENTIALS": str(credentials), "COPILOT_TOKENS": f" {TOKEN} , {OTHER_TOKEN} ,"}
+    with shapes.started("embedded", model=MODEL, env=env, log_dir=LOGS) as running:
+        server = Copilot(running.base, running.database_url, LOGS / "rasa.log")
         deadline = time.monotonic() + 60
         while not server.say(f"warm-{uuid.uuid4().hex[:6]}", "你好"):  # loads the lazy parts of both servers
             if time.monotonic() > deadline:
                 pytest.fail("the assistant never answered")
             time.sleep(1)
         yield server
-    finally:
-        serve.stop(processes)
 
 
 # --- authentication -------------------------------------------------------------------------------

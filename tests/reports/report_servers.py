@@ -79,16 +79,6 @@ def _wait(condition: Callable[[], object], what: str, timeout: float = 30.0) -> 
         time.sleep(0.1)
 
 
-def wait_for_model(timeout: float = 600.0) -> None:
-    """Another engineer may be training: the model is replaced atomically but can be briefly missing."""
-    deadline = time.monotonic() + timeout
-    while not MODEL.exists():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{MODEL} missing: run `make test` (it trains first)")
-        time.sleep(2)
-
-
-# The known conversations: (channel, sender, messages). Exact counts in the tests follow from them.
 MATERIALS = "个人备案要准备什么材料"  # answered: materials_individual
 HOTLINE = "备案热线电话多少"  # answered: contact_hotline
 PHONE = "13812345678"
