@@ -124,9 +124,11 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
     ev.add_argument("--misses", action="store_true", help="list every miss")
     ev.set_defaults(func=_eval)
+    from bot.channels.wechat_cli import register as register_wechat
     from bot.storage.cli import register as register_storage
 
     register_storage(sub)
+    register_wechat(sub)
     from bot.reports.cli import register as register_reports
 
     register_reports(sub)
