@@ -94,16 +94,6 @@ def drop_postgres(names: list, server: str = POSTGRES_SERVER) -> None:
         admin.dispose()
 
 
-def _flush_redis(url: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()  # a db of its own (13 by default): never the one `make prod` uses
-    finally:
-        client.close()
-
-
 @contextlib.contextmanager
 def started(kind: str, replicas: int = 2, model: Path = MODEL, env: Optional[Dict[str, str]] = None,
             log_dir: Optional[Path] = None, timeout: float = 300) -> Iterator[Running]:
@@ -122,7 +112,6 @@ def started(kind: str, replicas: int = 2, model: Path = MODEL, env: Optional[Dic
             extra = {}
         else:
             database_url = tracker_url = create_postgres(pg_names)
-            _flush_redis(REDIS_SERVER)
             extra = {"REDIS_URL": REDIS_SERVER}
         try:
             if not create_demo_database(database_url).ok:

@@ -1,6 +1,11 @@
-"""Shared fixtures: the real knowledge base, repo paths, this run's tracker store, PostgreSQL databases."""
+"""Shared fixtures: the real knowledge base, repo paths, this run's tracker store, PostgreSQL
+databases and Redis. Redis is the server at TEST_REDIS_URL (default db 15, a database of its own);
+each test works under a fresh `beian:wechat:test-<random>:` prefix or its own keys and deletes only
+those. Unreachable PostgreSQL or Redis: the tests fail when CI is set and are skipped otherwise."""
 import os
+import uuid
 from pathlib import Path
+from typing import Iterator, Optional
 
 import pytest
 
@@ -56,3 +61,72 @@ def pg_databases():
     names: list = []
     yield lambda: make_url(create_postgres(names, prefix="beian_test"))
     drop_postgres(names)
+
+
+# --- Redis: the server at TEST_REDIS_URL (default db 15, a database of its own) --------------------
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_unreachable(url: str = REDIS_URL) -> Optional[str]:
+    """None when Redis answers PING at `url`, else why not."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+        return None
+    except redis.RedisError as exc:
+        return f"Redis unreachable at {url}: {exc}"
+    finally:
+        client.close()
+
+
+def require_redis() -> Optional[str]:
+    """REDIS_URL when reachable; otherwise fail under CI, or return None (the caller skips)."""
+    problem = redis_unreachable()
+    if problem and os.environ.get("CI"):
+        pytest.fail(f"{problem} (CI is set, so the Redis tests must run)", pytrace=False)
+    return None if problem else REDIS_URL
+
+
+def delete_prefix(prefix: str, url: str = REDIS_URL) -> None:
+    """Delete every key under `prefix` (and nothing else) in the test database."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=500))
+        for i in range(0, len(keys), 500):
+            client.delete(*keys[i:i + 500])
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = require_redis()
+    if url is None:
+        pytest.skip(redis_unreachable() or "Redis unreachable")
+    return url
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own, deleted afterwards."""
+    prefix = f"beian:wechat:test-{uuid.uuid4().hex[:10]}:"
+    yield prefix
+    delete_prefix(prefix, redis_url)
+
+
+@pytest.fixture(scope="module")
+def shared_redis() -> Iterator[Optional[tuple[str, str]]]:
+    """(REDIS_URL, prefix) for servers a module starts, or None when Redis is unreachable outside CI
+    (the servers then keep their state in memory and tests that need Redis skip)."""
+    url = require_redis()
+    if url is None:
+        yield None
+        return
+    prefix = f"beian:wechat:test-{uuid.uuid4().hex[:10]}:"
+    yield url, prefix
+    delete_prefix(prefix, url)

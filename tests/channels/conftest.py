@@ -1,26 +1,18 @@
-"""WeChat test fixtures: a fake WeChat API on 127.0.0.1 and a real Redis for the shared state.
-
-Redis is the server at TEST_REDIS_URL (default redis://127.0.0.1:6379/15, a database of its own);
-each test works under a fresh `beian:wechat:test-<random>:` prefix and deletes only those keys.
-If the server cannot be reached, the Redis tests fail when CI is set and are skipped otherwise
-(as tests/storage does for PostgreSQL).
-"""
+"""WeChat test fixtures: a fake WeChat API on 127.0.0.1. The real Redis for the shared state comes
+from tests/conftest.py (`redis_url`, `redis_prefix`, `shared_redis`)."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator, Optional
+from typing import Iterator
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from bot.serve import free_port
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 FAKE_APP_ID = "wx0123456789abcdef"
 FAKE_APP_SECRET = "e2e-secret"
 
@@ -138,70 +130,3 @@ def fake() -> Iterator[FakeWeChat]:
     server = FakeWeChat()
     yield server
     server.close()
-
-
-# --- Redis ------------------------------------------------------------------------------------------
-
-
-def redis_unreachable(url: str = REDIS_URL) -> Optional[str]:
-    """None when Redis answers PING at `url`, else why not."""
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.ping()
-        return None
-    except redis.RedisError as exc:
-        return f"Redis unreachable at {url}: {exc}"
-    finally:
-        client.close()
-
-
-def require_redis() -> Optional[str]:
-    """REDIS_URL when reachable; otherwise fail under CI, or return None (the caller skips)."""
-    problem = redis_unreachable()
-    if problem and os.environ.get("CI"):
-        pytest.fail(f"{problem} (CI is set, so the Redis tests must run)", pytrace=False)
-    return None if problem else REDIS_URL
-
-
-def delete_prefix(prefix: str, url: str = REDIS_URL) -> None:
-    """Delete every key under `prefix` (and nothing else) in the test database."""
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=500))
-        for i in range(0, len(keys), 500):
-            client.delete(*keys[i:i + 500])
-    finally:
-        client.close()
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    url = require_redis()
-    if url is None:
-        pytest.skip(redis_unreachable() or "Redis unreachable")
-    return url
-
-
-@pytest.fixture
-def redis_prefix(redis_url: str) -> Iterator[str]:
-    """A key prefix of this test's own, deleted afterwards."""
-    prefix = f"beian:wechat:test-{uuid.uuid4().hex[:10]}:"
-    yield prefix
-    delete_prefix(prefix, redis_url)
-
-
-@pytest.fixture(scope="module")
-def shared_redis() -> Iterator[Optional[tuple[str, str]]]:
-    """(REDIS_URL, prefix) for servers a module starts, or None when Redis is unreachable outside CI
-    (the servers then keep their state in memory and tests that need Redis skip)."""
-    url = require_redis()
-    if url is None:
-        yield None
-        return
-    prefix = f"beian:wechat:test-{uuid.uuid4().hex[:10]}:"
-    yield url, prefix
-    delete_prefix(prefix, url)

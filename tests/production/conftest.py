@@ -6,7 +6,6 @@ tests fail if CI is set and are skipped otherwise, like tests/storage.
 """
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -19,29 +18,12 @@ LOGS = ROOT / "artifacts" / "production"
 SETTINGS = {"LOOKUP_RATE_LIMIT": "4", "LOOKUP_MAX_FAILURES": "2", "LOOKUP_ORDER_RATE_LIMIT": "3"}
 
 
-def _services_or_skip() -> None:
-    import redis
-    from sqlalchemy import create_engine
-
-    try:
-        engine = create_engine(shapes.POSTGRES_SERVER, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        redis.Redis.from_url(shapes.REDIS_SERVER, socket_timeout=3).ping()
-    except Exception as exc:  # noqa: BLE001 - any failure to reach them means the same thing here
-        message = f"PostgreSQL or Redis unreachable: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set, so the production tests must run)", pytrace=False)
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
-def services() -> None:
-    """This machine's PostgreSQL and Redis answer, and a trained model exists."""
+def services(pg_databases, redis_url) -> None:
+    """This machine's PostgreSQL and Redis answer (those fixtures fail under CI, else skip), and a
+    trained model exists."""
     if not shapes.MODEL.exists():
         pytest.fail(f"{shapes.MODEL} missing: run `make test` (it trains first)")
-    _services_or_skip()
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ If the server cannot be reached, the PostgreSQL tests fail when CI is set and ar
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -80,23 +79,3 @@ def database_url_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[URL]
 
     yield point
     db.dispose_engines()
-
-
-REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """This machine's Redis (a db of its own); like PostgreSQL, required when CI is set."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_SERVER, socket_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis unreachable at {REDIS_SERVER}: {exc} (CI is set)", pytrace=False)
-        pytest.skip(f"Redis unreachable at {REDIS_SERVER}: {exc}")
-    finally:
-        client.close()
-    return REDIS_SERVER
