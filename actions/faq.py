@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import followup
 from bot.config import get_settings
-from bot.faq.kb import KnowledgeBase, Topic, load_kb
+from bot.faq.kb import KnowledgeBase, ProvinceRules, Topic, load_kb, load_provinces
 from bot.ranking import faq_ranking, read
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,10 @@ HUMAN_BUTTON = {"title": "都不是，找人工", "payload": "/request_human"}
 FEEDBACK_BUTTONS = [{"title": "有帮助", "payload": "/feedback_helpful"},
                     {"title": "没帮助", "payload": "/feedback_unhelpful"}]
 # "这个状态需要我做什么" right after a lookup is about that order, not the general FAQ.
-ABOUT_MY_ORDER = re.compile(r"(这个|我的|该|那个)(状态|订单)|需要我(做|干|弄)|我(该|要)怎么(办|做)|下一步")
+ABOUT_MY_ORDER = re.compile(r"(这个|我的|该|那个)(状态|订单)|需要我(做|干|弄)|我(该|要)怎么(办|做|弄)|下一步"
+                            r"|(接下来|现在|然后|那)?我?(要|该|需要|得)?(做|干|弄|办)(什么|啥|些什么|点什么)"
+                            r"|^(那|那我|我)?(现在|接下来)?(该|要|应该)?怎么(办|弄|做)")
+CONTEXT_FLOOR = 0.05  # a topic next to the last one is taken from this ranking confidence up
 
 
 @lru_cache(maxsize=1)
@@ -35,9 +38,24 @@ def knowledge_base() -> KnowledgeBase:
     return load_kb(get_settings().faq_dir)
 
 
+@lru_cache(maxsize=1)
+def province_rules() -> Dict[str, ProvinceRules]:
+    """faq/provinces/rules.yml, read once per action-server process."""
+    return load_provinces(get_settings().faq_dir)
+
+
 def topic_button(topic: Topic) -> Dict[Text, Text]:
     """A button that answers `topic` when clicked (or typed as its number on WeChat)."""
     return {"title": topic.question, "payload": "/faq" + json.dumps({"faq_topic": topic.id}, ensure_ascii=False)}
+
+
+def in_context(last: Topic | None, ranking, kb: KnowledgeBase) -> Topic | None:
+    """When the ranking is unsure, the best-ranked topic next to the one just answered (itself or a
+    related one): "转完还要重新审核吗" right after the transfer answer is about transfers."""
+    if last is None:
+        return None
+    near = {last.id, *last.related}
+    return next((kb.get(t) for t, score in ranking if t in near and score >= CONTEXT_FLOOR and kb.get(t)), None)
 
 
 def _chosen_topic(tracker: Tracker, kb: KnowledgeBase) -> Topic | None:
@@ -52,28 +70,66 @@ class ActionAnswerFaq(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         kb = knowledge_base()
         message = tracker.latest_message or {}
-        if tracker.get_slot("verified_order") and ABOUT_MY_ORDER.search(message.get("text") or ""):
+        text = message.get("text") or ""
+        in_form = bool(tracker.active_loop.get("name"))
+        if tracker.get_slot("verified_order") and ABOUT_MY_ORDER.search(text):
             return [FollowupAction("action_order_status")]
         topic = _chosen_topic(tracker, kb)
-        if topic is None:
-            facets = followup.detect(message.get("text") or "")
-            if facets:
-                topic = followup.resolve(kb, tracker.get_slot("faq_topic"), facets)
-                if topic is None and any(f.key == "province" for f in facets):
-                    return self._no_regional_record(dispatcher, kb, facets)
+        facets = followup.detect(text) if topic is None else []
+        provinces = [f.value for f in facets if f.key == "province"]
+        part = next((f.value for f in facets if f.key == "part"), None)
+        if provinces and province_rules():
+            return self._answer_provinces(dispatcher, kb, provinces, in_form)
+        if facets:
+            topic = followup.resolve(kb, tracker.get_slot("faq_topic"), facets)
+            if topic is not None and part:
+                return self._answer_part(dispatcher, topic, part, in_form)
+            if topic is None and provinces:
+                return self._no_regional_record(dispatcher, kb, facets)
         if topic is None:
             reading = read(message, get_settings().faq_threshold)
             topic = kb.get(reading.answer or "")
             if topic is None:
-                return self._offer_choices(dispatcher, kb, reading.faq_candidates)
-        # Inside a form the answer is an aside and the form asks its question next: no verdict asked.
-        return self._answer(dispatcher, kb, topic, ask_feedback=not tracker.active_loop.get("name"))
+                last = kb.get(tracker.get_slot("faq_topic") or "")
+                part = followup.part_in(text, last)
+                if part:
+                    return self._answer_part(dispatcher, last, part, in_form)
+                topic = in_context(last, reading.faq, kb)
+            if topic is None:
+                # Inside a form an unclear aside gets no menu: the form asks its question next.
+                return [] if in_form else self._offer_choices(dispatcher, kb, reading.faq_candidates)
+        named = [e.get("value") for e in message.get("entities") or [] if e.get("entity") == "province"]
+        if topic.group == "regional" and named and province_rules():
+            return self._answer_provinces(dispatcher, kb, list(dict.fromkeys(named)), in_form)
+        # Inside a form the answer is an aside and the form asks its question next: no buttons.
+        return self._answer(dispatcher, kb, topic, ask_feedback=not in_form, related=not in_form)
+
+    @staticmethod
+    def _answer_part(dispatcher: CollectingDispatcher, topic: Topic, part: str, in_form: bool) -> List[Dict]:
+        """Only the part asked about ("要多久" → how long), never the whole answer again."""
+        dispatcher.utter_message(text=topic.parts[part], buttons=[] if in_form else FEEDBACK_BUTTONS)
+        return [SlotSet("faq_topic", topic.id)]
+
+    @staticmethod
+    def _answer_provinces(dispatcher: CollectingDispatcher, kb: KnowledgeBase, names: List[str],
+                          in_form: bool) -> List[Dict]:
+        """Each named province's own rules; never a block that covers its neighbours too."""
+        rules = province_rules()
+        known = [rules[n] for n in names if n in rules]
+        if not known:
+            return ActionAnswerFaq._no_regional_record(dispatcher, kb, [followup.Facet("province", n) for n in names])
+        for i, entry in enumerate(known):
+            last = i == len(known) - 1
+            dispatcher.utter_message(text=entry.answer, buttons=FEEDBACK_BUTTONS if last and not in_form else [])
+        regional = next((t for t in kb.topics if known[-1].province in (t.facets.get("provinces") or ())), None)
+        events: List[Dict] = [SlotSet("province", known[-1].province)]
+        return events + ([SlotSet("faq_topic", regional.id)] if regional else [])
 
     @staticmethod
     def _answer(dispatcher: CollectingDispatcher, kb: KnowledgeBase, topic: Topic,
-                ask_feedback: bool = True) -> List[Dict]:
-        related = [t for t in (kb.get(r) for r in topic.related) if t is not None]
-        buttons = [topic_button(t) for t in related] + (FEEDBACK_BUTTONS if ask_feedback else [])
+                ask_feedback: bool = True, related: bool = True) -> List[Dict]:
+        others = [t for t in (kb.get(r) for r in topic.related) if t is not None] if related else []
+        buttons = [topic_button(t) for t in others] + (FEEDBACK_BUTTONS if ask_feedback else [])
         dispatcher.utter_message(response=topic.response, buttons=buttons)
         return [SlotSet("faq_topic", topic.id)]
 
@@ -182,4 +238,23 @@ class ActionAnswerFeedback(Action):
         else:
             dispatcher.utter_message(text=self.SORRY_NO_CHOICES,
                                      buttons=[{"title": "找人工", "payload": "/request_human"}, TICKET_BUTTON])
+        return []
+
+
+class ActionOutOfScope(Action):
+    """Declines what is not about filing, after checking it is not a follow-up in disguise:
+    "那我现在要做什么" after a lookup, "有时间限制吗" after an answer that has that part."""
+
+    def name(self) -> Text:
+        return "action_out_of_scope"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        text = (tracker.latest_message or {}).get("text") or ""
+        if tracker.get_slot("verified_order") and ABOUT_MY_ORDER.search(text):
+            return [FollowupAction("action_order_status")]
+        last = knowledge_base().get(tracker.get_slot("faq_topic") or "")
+        part = followup.part_in(text, last) if len(text) <= followup.MAX_FOLLOWUP_CHARS else None
+        if part:
+            return ActionAnswerFaq._answer_part(dispatcher, last, part, bool(tracker.active_loop.get("name")))
+        dispatcher.utter_message(response="utter_out_of_scope")
         return []

@@ -10,6 +10,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.clock import tracker_now
 from bot.config import get_settings
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -36,7 +37,7 @@ class ActionHumanHandoff(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
         settings = get_settings()
-        if within_hours(settings.service_hours):
+        if within_hours(settings.service_hours, tracker_now(tracker)):
             text = (f"人工客服请拨打备案热线 {settings.hotline}（服务时间每天 {settings.service_hours}，北京时间）。\n"
                     "不方便打电话的话，我也可以帮您提交工单，会有专人跟进。")
         else:
@@ -45,5 +46,5 @@ class ActionHumanHandoff(Action):
         dispatcher.utter_message(text=text, buttons=[TICKET_BUTTON])
         events: List[Dict] = []
         if tracker.active_loop.get("name"):
-            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+            events += [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("form_note", None)]
         return events

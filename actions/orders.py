@@ -6,18 +6,20 @@ per conversation (slot) and per sender in the database (shared by every replica)
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
 from datetime import timedelta
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.form_moves import MOVE, NOTE, STOP, AskWithNote, GuidedFormValidation, end_form
 from bot.config import get_settings
 from bot.nlu.normalize import normalize
 from bot.nlu.patterns import is_order_id
@@ -30,9 +32,7 @@ logger = logging.getLogger(__name__)
 
 FORMAT_HELP = "订单号格式是 ICP + 8 位日期 + 5 位序号（如 ICP2026110400318），或较早的 日期-4位序号（如 20261104-2271）。"
 _ATTEMPT = re.compile(r"icp\s*[\d-]+|\d{6,}(?:-\d+)?", re.I)  # looks like someone typed a number
-_DONT_KNOW = re.compile(r"(不知道|忘了|忘记|找不到|没有|哪里看|在哪|怎么找|怎么查).{0,6}(订单号|单号)|(订单号|单号).{0,6}(在哪|哪里|怎么找|怎么看|不知道)")
-DONT_KNOW = "?"  # what extract_order_id reports for "我不知道订单号"
-_FOUR_DIGITS = re.compile(r"\D*(\d{4})\D*")
+_FOUR_DIGITS = re.compile(r"\D*((?:\d ?){3}\d)\D*")
 
 
 def storage_failure(dispatcher: CollectingDispatcher) -> None:
@@ -41,7 +41,41 @@ def storage_failure(dispatcher: CollectingDispatcher) -> None:
         text=f"抱歉，订单系统暂时查询不了，请稍后再试，或拨打备案热线 {get_settings().hotline}，也可以在控制台“ICP备案”里直接查看订单进度。")
 
 
-class ValidateOrderStatusForm(FormValidationAction):
+def locked_reply(dispatcher: CollectingDispatcher) -> None:
+    dispatcher.utter_message(
+        text="为保护订单信息，这次对话里的订单查询已暂停。\n"
+             "- 您可以登录华为云控制台，进入“ICP备案”直接查看订单进度\n"
+             f"- 或拨打备案热线 {get_settings().hotline}")
+
+
+def check_owner(sender_id: str, order_no: str, tail: str) -> Optional[bool]:
+    """True when the tail matches the order's phone, False when not (recorded, rate limited), None
+    when the sender or the order is locked out. Raises SQLAlchemyError when the database fails."""
+    settings = get_settings()
+    with session_scope() as session:
+        since = utcnow() - timedelta(seconds=settings.lookup_window_seconds)
+        if repository.recent_failures(session, sender_id=sender_id, since=since) >= settings.lookup_rate_limit:
+            logger.warning("order lookup rate-limited for sender %s", sender_id)
+            return None
+        if repository.recent_failures(session, order_no=order_no, since=since) >= settings.lookup_order_rate_limit:
+            logger.warning("order lookup rate-limited for order %s (failures from several senders)", order_no)
+            return None
+        order = repository.get_order(session, order_no)
+        ok = order is not None and hmac.compare_digest((order.phone or "")[-4:].encode(), tail.encode())
+        repository.record_lookup(session, sender_id=sender_id, order_no=order_no, succeeded=ok)
+        return ok
+
+
+class ValidateOrderStatusForm(GuidedFormValidation):
+    """Collects the order number and the phone's last four digits, and checks them together.
+
+    The identity check runs here, when the digits arrive, so a mismatch keeps the lookup open and
+    asks for the digits again in the same reply; the form completes only for the owner.
+    """
+
+    form_slots = ("order_id", "phone_tail")
+    elsewhere_intents = GuidedFormValidation.elsewhere_intents | {"urge", "create_ticket"}
+
     def name(self) -> Text:
         return "validate_order_status_form"
 
@@ -49,7 +83,20 @@ class ValidateOrderStatusForm(FormValidationAction):
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
         if (tracker.get_slot("lookup_failures") or 0) >= get_settings().lookup_max_failures:
             return []  # locked: the submit action explains, nothing more is asked
-        return domain_slots
+        return await super().required_slots(domain_slots, dispatcher, tracker, domain)
+
+    # --- what the message carries -------------------------------------------------------------
+
+    def values_in_message(self, tracker: Tracker) -> Dict[Text, Any]:
+        found = {name: next(tracker.get_latest_entity_values(name), None) for name in ("order_id", "phone_tail", "phone")}
+        values = {k: v for k, v in found.items() if v}
+        text = normalize(tracker.latest_message.get("text"))
+        requested = tracker.get_slot("requested_slot")
+        if requested == "order_id" and "order_id" not in values and _ATTEMPT.search(text):
+            values["order_id"] = _ATTEMPT.search(text).group()
+        if requested == "phone_tail" and _FOUR_DIGITS.fullmatch(text):
+            values["phone_tail"] = _FOUR_DIGITS.fullmatch(text).group(1)
+        return values
 
     async def extract_order_id(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: DomainDict) -> Dict[Text, Any]:
@@ -58,19 +105,16 @@ class ValidateOrderStatusForm(FormValidationAction):
         Also on the turn that starts the form (nothing requested yet): "查订单 ICP2026…" with a
         mistyped number is caught at once.
         """
-        if tracker.get_slot("requested_slot") not in (None, "order_id") or tracker.get_slot("order_id"):
+        if tracker.get_slot("requested_slot") not in (None, "order_id"):
             return {}
         if next(tracker.get_latest_entity_values("order_id"), None):
-            return {}
-        text = normalize(tracker.latest_message.get("text"))
-        if _DONT_KNOW.search(text):
-            return {"order_id": DONT_KNOW}  # an answer of sorts: validation explains, the form re-asks
-        attempt = _ATTEMPT.search(text)
+            return {}  # the entity mapping fills it
+        attempt = _ATTEMPT.search(normalize(tracker.latest_message.get("text")))
         return {"order_id": attempt.group().replace(" ", "")} if attempt else {}
 
     async def extract_phone_tail(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> Dict[Text, Any]:
-        """When asked for the digits, a bare "5678" or a whole phone number answers it."""
+        """When asked for the digits, a bare "5678" (or "5 6 7 8") or a whole phone number answers it."""
         if next(tracker.get_latest_entity_values("phone_tail"), None):
             return {}
         phone = next(tracker.get_latest_entity_values("phone"), None)
@@ -79,98 +123,115 @@ class ValidateOrderStatusForm(FormValidationAction):
         if tracker.get_slot("requested_slot") != "phone_tail":
             return {}
         match = _FOUR_DIGITS.fullmatch(normalize(tracker.latest_message.get("text")))
-        return {"phone_tail": match.group(1)} if match else {}
+        return {"phone_tail": match.group(1).replace(" ", "")} if match else {}
+
+    # --- validation -----------------------------------------------------------------------------
 
     def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: DomainDict) -> Dict[Text, Any]:
-        if value == DONT_KNOW:
-            dispatcher.utter_message(text=WHERE_TO_FIND_ORDER_NO)
-            return {"order_id": None}
         value = str(value or "").strip().upper()
         if not is_order_id(value):
-            dispatcher.utter_message(text=f"“{value[:30]}”不是有效的订单号。{FORMAT_HELP}")
-            return {"order_id": None}
+            return {"order_id": None, NOTE: f"“{value[:30]}”不是有效的订单号。{FORMAT_HELP}请再发一次订单号。"}
         slots: Dict[Text, Any] = {"order_id": value}
-        verified = tracker.get_slot("verified_order")
-        new_tail = next(tracker.get_latest_entity_values("phone_tail"), None)
-        if verified and verified != value and not new_tail:
-            slots["phone_tail"] = None  # the digits proved another order; ask again for this one
+        if tracker.get_slot("verified_order") != value and "phone_tail" not in tracker.slots_to_validate():
+            slots["phone_tail"] = None  # digits given for another order prove nothing for this one
         return slots
 
-    def validate_phone_tail(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                            domain: DomainDict) -> Dict[Text, Any]:
-        value = str(value or "").strip()
+    async def validate_phone_tail(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> Dict[Text, Any]:
+        value = re.sub(r"\s", "", str(value or ""))
         if not re.fullmatch(r"\d{4}", value):
-            dispatcher.utter_message(text="请输入订单上预留手机号的后 4 位数字，例如 5678。")
-            return {"phone_tail": None}
-        return {"phone_tail": value}
+            return {"phone_tail": None, NOTE: "请发订单上预留手机号的后 4 位数字，例如 5678。"}
+        order_no = tracker.get_slot("order_id")
+        if not order_no:
+            return {"phone_tail": value}  # checked once the number arrives
+        if tracker.get_slot("verified_order") == order_no:
+            return {"phone_tail": value}
+        try:
+            ok = await asyncio.to_thread(check_owner, tracker.sender_id, order_no, value)
+        except SQLAlchemyError:
+            logger.exception("order lookup failed for sender %s", tracker.sender_id)
+            storage_failure(dispatcher)
+            return {"phone_tail": None, MOVE: STOP}
+        if ok:
+            return {"phone_tail": value, "verified_order": order_no}
+        settings = get_settings()
+        failures = settings.lookup_max_failures if ok is None else int(tracker.get_slot("lookup_failures") or 0) + 1
+        left = settings.lookup_max_failures - failures
+        slots: Dict[Text, Any] = {"phone_tail": None, "lookup_failures": float(failures), "verified_order": None}
+        if left > 0:
+            slots[NOTE] = (f"订单号和手机尾号对不上（或查不到这个订单），还可以再试 {left} 次。"
+                           f"请再发一次预留手机号的后 4 位；如果是订单号写错了，直接发正确的订单号。")
+        return slots
+
+    # --- what people do inside the lookup ---------------------------------------------------------
+
+    def on_leave(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(text="好的，已取消订单查询。还有什么可以帮您？")
+        return end_form(order_id=None, phone_tail=None)
+
+    def on_refuse(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(
+            text="理解您的顾虑。核对订单号和手机尾号是为了确认您是订单的主人，不会用于其他用途。\n"
+                 "不方便提供的话，可以登录华为云控制台进入“ICP备案”直接查看进度，"
+                 f"或拨打备案热线 {get_settings().hotline}。")
+        return end_form(order_id=None, phone_tail=None)
+
+    def on_dont_know(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> List[Dict[Text, Any]]:
+        if slot == "phone_tail":
+            dispatcher.utter_message(
+                text="预留手机号是提交订单时填写的负责人手机号。记不清的话：\n"
+                     "- 登录华为云控制台进入“ICP备案”，可以直接查看订单进度，不需要手机号\n"
+                     f"- 或拨打备案热线 {get_settings().hotline}，核实身份后帮您查询")
+            return end_form(phone_tail=None)
+        dispatcher.utter_message(text=WHERE_TO_FIND_ORDER_NO + "\n找到后直接发给我，我帮您查。")
+        return end_form(order_id=None, phone_tail=None)
+
+    def unclear_note(self, slot: str) -> Optional[str]:
+        if slot == "phone_tail":
+            return "请发订单上预留手机号的后 4 位数字（例如 5678）。不想查了说“算了”就行。"
+        return f"没看到订单号。{FORMAT_HELP}请发一下订单号，不想查了说“算了”就行。"
+
+    def correction_note(self, slot: str) -> Optional[str]:
+        return "好的，请重新发一下手机号后 4 位。" if slot == "phone_tail" else "好的，请把正确的订单号发给我。"
+
+
+class AskOrderId(AskWithNote):
+    slot = "order_id"
+
+    def prompt(self, tracker: Tracker) -> Dict[Text, Any]:
+        return {"response": "utter_ask_order_id"}
+
+
+class AskPhoneTail(AskWithNote):
+    slot = "phone_tail"
+
+    def prompt(self, tracker: Tracker) -> Dict[Text, Any]:
+        return {"response": "utter_ask_phone_tail"}
 
 
 class ActionOrderStatus(Action):
-    """Runs when the form is complete: rate limit, identity check, then the status in plain words."""
+    """Runs when the lookup form completes: the owner's order in plain words, or why not."""
 
     def name(self) -> Text:
         return "action_order_status"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
-        settings = get_settings()
-        failures = int(tracker.get_slot("lookup_failures") or 0)
-        if failures >= settings.lookup_max_failures:
-            return self._locked(dispatcher)
-        order_no, tail = tracker.get_slot("order_id"), tracker.get_slot("phone_tail")
-        if not order_no or not tail:
+        if (tracker.get_slot("lookup_failures") or 0) >= get_settings().lookup_max_failures:
+            locked_reply(dispatcher)
             return []
+        order_no = tracker.get_slot("order_id")
+        if not order_no or tracker.get_slot("verified_order") != order_no or not tracker.get_slot("phone_tail"):
+            return []  # the lookup was left or ended without the owner check: nothing to say
         try:
             with session_scope() as session:
-                since = utcnow() - timedelta(seconds=settings.lookup_window_seconds)
-                if repository.recent_failures(session, sender_id=tracker.sender_id, since=since) \
-                        >= settings.lookup_rate_limit:
-                    logger.warning("order lookup rate-limited for sender %s", tracker.sender_id)
-                    return self._locked(dispatcher)
-                if repository.recent_failures(session, order_no=order_no, since=since) \
-                        >= settings.lookup_order_rate_limit:
-                    logger.warning("order lookup rate-limited for order %s (failures from several senders)",
-                                   order_no)
-                    return self._locked(dispatcher)
                 order = repository.get_order(session, order_no)
-                ok = order is not None and hmac.compare_digest((order.phone or "")[-4:].encode(), tail.encode())
-                repository.record_lookup(session, sender_id=tracker.sender_id, order_no=order_no, succeeded=ok)
-                reply = describe(order) if ok else None
+                reply = describe(order) if order is not None else None
         except SQLAlchemyError:
             logger.exception("order lookup failed for sender %s", tracker.sender_id)
             storage_failure(dispatcher)
             return []
-        if reply:
-            dispatcher.utter_message(text=reply)
-            return [SlotSet("verified_order", order_no)]
-        failures += 1
-        events: List[Dict] = [SlotSet("lookup_failures", float(failures)), SlotSet("order_id", None),
-                              SlotSet("phone_tail", None), SlotSet("verified_order", None)]
-        if failures >= settings.lookup_max_failures:
-            return self._locked(dispatcher) + events
-        left = settings.lookup_max_failures - failures
-        dispatcher.utter_message(
-            text=f"订单号和手机尾号对不上（或查不到这个订单），请核对后重新告诉我订单号，还可以再试 {left} 次。\n{FORMAT_HELP}")
-        return events
-
-    @staticmethod
-    def _locked(dispatcher: CollectingDispatcher) -> List[Dict]:
-        dispatcher.utter_message(
-            text="为保护订单信息，这次对话里的订单查询已暂停。\n"
-                 "- 您可以登录华为云控制台，进入“ICP备案”直接查看订单进度\n"
-                 f"- 或拨打备案热线 {get_settings().hotline}")
-        return []
-
-
-class ActionLookupCancelled(Action):
-    """"算了" ends the lookup; "我不知道订单号" also ends it, but with where to find the number."""
-
-    def name(self) -> Text:
-        return "action_lookup_cancelled"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
-        if _DONT_KNOW.search(normalize(tracker.latest_message.get("text"))):
-            dispatcher.utter_message(text=WHERE_TO_FIND_ORDER_NO + "\n找到后再告诉我，我帮您查。")
-        else:
-            dispatcher.utter_message(response="utter_lookup_cancelled")
-        return []
+        if reply is None:
+            return []
+        dispatcher.utter_message(text=reply)
+        return [SlotSet("verified_order", order_no)]

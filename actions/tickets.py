@@ -15,13 +15,15 @@ import urllib.request
 import uuid
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.form_moves import MOVE, NOTE, REQUESTED, AskWithNote, GuidedFormValidation, end_form, intent_of
 from bot.config import get_settings
+from bot.nlu.normalize import normalize
 from bot.nlu.patterns import MOBILE
 from bot.storage import repository
 from bot.storage.db import session_scope
@@ -32,8 +34,16 @@ logger = logging.getLogger(__name__)
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 CONTACT_ATTEMPT = re.compile(r"@|\d[\d\s-]{4,}")
-TICKET_SLOTS = ("ticket_topic", "ticket_description", "ticket_contact", "ticket_confirmed", "ticket_key")
+TICKET_SLOTS = ("ticket_topic", "ticket_description", "ticket_contact", "ticket_confirmed", "ticket_key",
+                "ticket_type")
+DEFAULT_TOPIC = "备案咨询"  # stored when nothing narrower is known; never shown to the user
 TRANSCRIPT_TURNS = 20
+# Refusing every contact, not just the phone ("邮箱也不想给", "电话邮箱都不方便"); "发邮箱吧" offers one.
+REFUSE_ALL = re.compile(r"(邮箱|邮件)[^，,。]{0,4}(也|都)?(不|没)|都不(方便|想|留|给|要)|什么都不|任何|联系方式[^，,。]{0,3}(不|没)")
+_CONTACT_WORDS = re.compile(r"电话|手机|号码|邮箱|邮件|联系")
+_DESCRIPTION_WORDS = re.compile(r"描述|问题|内容|情况")
+_CONFIRM = re.compile(r"(确认|确定|提交|没问题|可以|行|ok|okay|yes|对的?|是的?|好的?|嗯+)[吧啊呀的了哈嗯!！。.~ ]*(提交|确认)?[吧啊呀的了哈!！。.~ ]*",
+                      re.I)
 
 
 def normalize_contact(text: str) -> Optional[str]:
@@ -49,6 +59,11 @@ def normalize_contact(text: str) -> Optional[str]:
     return None
 
 
+def contact_in(tracker: Tracker) -> Optional[str]:
+    """A phone number or an e-mail address the NLU found anywhere in the current message."""
+    return next(tracker.get_latest_entity_values("phone"), None) or next(tracker.get_latest_entity_values("email"), None)
+
+
 def transcript(tracker: Tracker, turns: int = TRANSCRIPT_TURNS) -> List[Dict[str, str]]:
     """The recent user and bot messages, for the agent who picks the ticket up."""
     lines = [{"who": "user" if e["event"] == "user" else "bot", "text": e.get("text") or ""}
@@ -56,9 +71,40 @@ def transcript(tracker: Tracker, turns: int = TRANSCRIPT_TURNS) -> List[Dict[str
     return lines[-turns:]
 
 
-class ValidateTicketForm(FormValidationAction):
+_SUBMIT = re.compile(r"确认|确定|提交|送出|submit|confirm", re.I)
+_NOT = re.compile(r"不(要|用|提|交|确认|行|对|是)|别|取消|先等|等等|等一下|[?？]|吗$")
+
+
+def confirms(tracker: Tracker) -> bool:
+    """The whole message is a yes ("确认", "好的提交吧", the button): short, so "是不是还要…" is not."""
+    text = normalize(tracker.latest_message.get("text"))
+    intent, _ = intent_of(tracker)
+    if _NOT.search(text):
+        return False
+    return bool(_CONFIRM.fullmatch(text)) or text == "/affirm" or intent == "affirm" or bool(_SUBMIT.search(text))
+
+
+def is_complaint(tracker: Tracker) -> bool:
+    return tracker.get_slot("ticket_type") == "complaint"
+
+
+class ValidateTicketForm(GuidedFormValidation):
+    form_slots = ("ticket_description", "ticket_contact")
+    free_text_slots = ("ticket_description",)
+
     def name(self) -> Text:
         return "validate_ticket_form"
+
+    # --- what the message carries -------------------------------------------------------------
+
+    def values_in_message(self, tracker: Tracker) -> Dict[Text, Any]:
+        requested = tracker.get_slot(REQUESTED)
+        if requested == "ticket_description":
+            return {}  # free text: the description itself
+        contact = contact_in(tracker)
+        if contact:
+            return {"ticket_contact": contact}
+        return {"ticket_confirmed": True} if requested == "ticket_confirmed" and confirms(tracker) else {}
 
     async def extract_ticket_key(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         return {} if tracker.get_slot("ticket_key") else {"ticket_key": uuid.uuid4().hex}
@@ -77,29 +123,123 @@ class ValidateTicketForm(FormValidationAction):
             topic = knowledge_base().get(topic_id)
             if topic:
                 return {"ticket_topic": topic.question}
-        return {"ticket_topic": "备案咨询"}
+        return {"ticket_topic": DEFAULT_TOPIC}
+
+    async def extract_ticket_description(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if tracker.get_slot(REQUESTED) != "ticket_description":
+            return {}
+        return {"ticket_description": normalize(tracker.latest_message.get("text"))}
 
     async def extract_ticket_contact(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        """Only an attempt at a contact (an @, or a run of digits) answers the question; anything
-        else (an FAQ question, say) leaves it open, so the FAQ is answered and the form asks again."""
-        if tracker.get_slot("requested_slot") != "ticket_contact":
+        """A contact found in the sentence, at the contact step or as a correction at the summary;
+        at the contact step a bare attempt (digits, an @) also reaches validation, to be explained."""
+        requested = tracker.get_slot(REQUESTED)
+        if requested not in ("ticket_contact", "ticket_confirmed"):
             return {}
-        text = (tracker.latest_message.get("text") or "").strip()
-        return {"ticket_contact": text} if CONTACT_ATTEMPT.search(text) else {}
+        contact = contact_in(tracker)
+        if contact:
+            return {"ticket_contact": contact, **({"ticket_confirmed": None} if requested == "ticket_confirmed" else {})}
+        text = normalize(tracker.latest_message.get("text"))
+        if requested == "ticket_contact" and CONTACT_ATTEMPT.search(text):
+            return {"ticket_contact": text}
+        return {}
+
+    async def extract_ticket_confirmed(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if tracker.get_slot(REQUESTED) != "ticket_confirmed" or contact_in(tracker):
+            return {}
+        return {"ticket_confirmed": True} if confirms(tracker) else {}
+
+    # --- validation -----------------------------------------------------------------------------
 
     def validate_ticket_description(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
         value = str(value or "").strip()
         if len(value) < 4:
-            dispatcher.utter_message(text="请再多描述一点遇到的问题（至少几个字），方便客服处理。")
-            return {"ticket_description": None}
+            return {"ticket_description": None, NOTE: "请再多描述一点遇到的问题（至少几个字），方便客服处理。"}
         return {"ticket_description": value[:2000]}
 
     def validate_ticket_contact(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
         contact = normalize_contact(str(value or ""))
         if contact is None:
-            dispatcher.utter_message(text="请留一个中国大陆手机号（11 位）或邮箱地址，例如 13812345678 或 name@example.com。")
-            return {"ticket_contact": None}
+            return {"ticket_contact": None, NOTE: CONTACT_FORMAT}
         return {"ticket_contact": contact}
+
+    def validate_ticket_confirmed(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return {"ticket_confirmed": True if value else None}
+
+    # --- what people do inside the ticket form ----------------------------------------------------
+
+    def on_leave(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(response="utter_ticket_cancelled")
+        return end_form(**{name: None for name in TICKET_SLOTS})
+
+    def on_refuse(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> List[Dict[Text, Any]]:
+        if slot != "ticket_contact":
+            return [SlotSet(NOTE, self.unclear_note(slot))]
+        text = normalize(tracker.latest_message.get("text"))
+        refused_before = tracker.get_slot(MOVE) == "refuse"
+        if refused_before or REFUSE_ALL.search(text):
+            dispatcher.utter_message(
+                text="明白。没有联系方式的话，客服没法回复您，所以这次先不创建工单。\n"
+                     f"您可以直接拨打备案热线 {get_settings().hotline}（每天 {get_settings().service_hours}），"
+                     "或者之后想好了再来找我提工单。")
+            return end_form(**{name: None for name in TICKET_SLOTS})
+        return [SlotSet(NOTE, "没关系，不方便留电话的话，留个邮箱也可以，客服会通过邮件回复您。请发一下您的邮箱地址。")]
+
+    def unclear_note(self, slot: str) -> Optional[str]:
+        if slot == "ticket_contact":
+            return CONTACT_FORMAT
+        if slot == "ticket_confirmed":
+            return "请回复“确认”提交工单，或说“取消”。要改联系方式的话，直接发新的手机号或邮箱。"
+        return None
+
+    def correction_target(self, text: str, tracker: Tracker) -> Optional[str]:
+        if _CONTACT_WORDS.search(text):
+            return "ticket_contact"
+        if _DESCRIPTION_WORDS.search(text):
+            return "ticket_description"
+        return super().correction_target(text, tracker)
+
+    def correction_note(self, slot: str) -> Optional[str]:
+        if slot == "ticket_description":
+            return "好的，请重新描述一下遇到的问题。"
+        return "好的，请发一下正确的手机号或邮箱。"
+
+
+CONTACT_FORMAT = "没看到有效的联系方式。请留一个中国大陆手机号（11 位）或邮箱，例如 13812345678 或 name@example.com。"
+
+
+class AskTicketDescription(AskWithNote):
+    slot = "ticket_description"
+
+    def prompt(self, tracker: Tracker) -> Dict[Text, Any]:
+        if is_complaint(tracker):
+            return {"text": "请简单说一下发生了什么（比如哪个环节、什么时候），我们会优先处理。"}
+        return {"text": "请描述一下您遇到的问题，越具体越好（比如订单号、报错提示、卡在哪一步）。"}
+
+
+class AskTicketContact(AskWithNote):
+    slot = "ticket_contact"
+
+    def prompt(self, tracker: Tracker) -> Dict[Text, Any]:
+        return {"text": "请留一个联系方式：中国大陆手机号或邮箱，客服会通过它联系您。"}
+
+
+class AskTicketConfirmed(AskWithNote):
+    """The summary to confirm: what will be filed, in the user's own words, nothing internal."""
+
+    slot = "ticket_confirmed"
+
+    def prompt(self, tracker: Tracker) -> Dict[Text, Any]:
+        kind = "投诉工单（优先处理）" if is_complaint(tracker) else "工单"
+        lines = [f"请确认{kind}信息："]
+        topic = tracker.get_slot("ticket_topic")
+        if topic and topic != DEFAULT_TOPIC:
+            lines.append(f"- 相关：{topic}")
+        lines += [f"- 问题描述：{tracker.get_slot('ticket_description') or ''}",
+                  f"- 联系方式：{tracker.get_slot('ticket_contact') or ''}",
+                  "确认提交吗？"]
+        return {"text": "\n".join(lines),
+                "buttons": [{"title": "确认提交", "payload": "/affirm"}, {"title": "取消", "payload": "/deny"}]}
 
 
 class ActionCreateTicket(Action):
@@ -114,7 +254,8 @@ class ActionCreateTicket(Action):
             with session_scope() as session:
                 ticket = repository.create_ticket(
                     session, idempotency_key=key, sender_id=tracker.sender_id,
-                    topic=tracker.get_slot("ticket_topic") or "备案咨询",
+                    topic=tracker.get_slot("ticket_topic") or DEFAULT_TOPIC,
+                    kind="complaint" if is_complaint(tracker) else "question",
                     description=tracker.get_slot("ticket_description") or "",
                     contact=tracker.get_slot("ticket_contact") or "",
                     order_no=tracker.get_slot("verified_order") or tracker.get_slot("order_id"),
@@ -130,7 +271,10 @@ class ActionCreateTicket(Action):
         logger.info("ticket %s stored for sender %s (contact %s)", ticket_no, tracker.sender_id,
                     mask_contact(tracker.get_slot("ticket_contact") or ""))
         forward_later(ticket_id)
-        dispatcher.utter_message(text=f"工单已提交，编号 **{ticket_no}**。客服会通过您留的联系方式跟进，请留意。")
+        if is_complaint(tracker):
+            dispatcher.utter_message(text=f"投诉工单已提交，编号 **{ticket_no}**，会优先处理。客服会通过您留的联系方式尽快联系您。")
+        else:
+            dispatcher.utter_message(text=f"工单已提交，编号 **{ticket_no}**。客服会通过您留的联系方式跟进，请留意。")
         return [SlotSet(name, None) for name in TICKET_SLOTS] + [SlotSet("ticket_no", ticket_no)]
 
 

@@ -9,6 +9,7 @@ from bot.config import ROOT, get_settings
 
 GENERATED = ROOT / "data" / "nlu" / "faq.yml"
 HELDOUT = ROOT / "tests" / "heldout"
+CONVERSATIONS = ROOT / "tests" / "conversations"
 NLU_DIR = ROOT / "data" / "nlu"
 
 
@@ -70,6 +71,8 @@ def _latest_model() -> Path:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    if args.conversations is not None:
+        return _eval_conversations(args)
     from bot.evaluate import evaluate
     from bot.faq.kb import load_kb
 
@@ -80,6 +83,21 @@ def _eval(args: argparse.Namespace) -> int:
     if args.misses:
         for expect, got, text in report.misses:
             print(f"  MISS {expect} -> {got}: {text}")
+    return 0
+
+
+def _eval_conversations(args: argparse.Namespace) -> int:
+    from bot import conversations
+
+    corpus = conversations.load_corpus(args.conversations)
+    if args.url:
+        results = conversations.run(corpus, args.url.rstrip("/"))
+    else:
+        from bot import shapes
+
+        with shapes.started("embedded", model=args.model or _latest_model(), env=conversations.SERVER_ENV) as running:
+            results = conversations.run(corpus, running.base)
+    print(conversations.report(results, show_heldout_failures=args.show_heldout))
     return 0
 
 
@@ -123,6 +141,10 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("files", nargs="*", type=Path, help="YAML files or folders (default: tests/heldout)")
     ev.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
     ev.add_argument("--misses", action="store_true", help="list every miss")
+    ev.add_argument("--conversations", nargs="?", type=Path, const=CONVERSATIONS, default=None, metavar="DIR",
+                    help="play the conversation corpus through REST instead (default: tests/conversations)")
+    ev.add_argument("--url", help="with --conversations: a running server to play against (needs --enable-api)")
+    ev.add_argument("--show-heldout", action="store_true", help="with --conversations: show held-out failures too")
     ev.set_defaults(func=_eval)
     from bot.channels.wechat_cli import register as register_wechat
     from bot.storage.cli import register as register_storage

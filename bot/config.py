@@ -22,6 +22,7 @@ class Settings:
     lookup_order_rate_limit: int = 20  # LOOKUP_ORDER_RATE_LIMIT: failed lookups per order per window
     lookup_window_seconds: int = 3600  # LOOKUP_WINDOW_SECONDS
     helpdesk_webhook_url: str = ""  # HELPDESK_WEBHOOK_URL: tickets are also POSTed here when set
+    test_clock: bool = False  # TEST_CLOCK: honour a message's metadata.clock (conversation tests only)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -36,6 +37,7 @@ class Settings:
             lookup_order_rate_limit=int(env.get("LOOKUP_ORDER_RATE_LIMIT", cls.lookup_order_rate_limit)),
             lookup_window_seconds=int(env.get("LOOKUP_WINDOW_SECONDS", cls.lookup_window_seconds)),
             helpdesk_webhook_url=env.get("HELPDESK_WEBHOOK_URL", cls.helpdesk_webhook_url),
+            test_clock=env.get("TEST_CLOCK", "").strip().lower() in ("1", "true", "yes"),
         )
 
 

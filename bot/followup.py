@@ -35,6 +35,20 @@ _SHAPE = re.compile(
 _LEANS = re.compile(r"(?:^(?:那|要是|如果是|换成|换做))|(?:呢|的话)[?？!！。.~～]*$")
 MAX_FOLLOWUP_CHARS = 14
 
+# A part of the answer just given ("这个要多久", "入口在哪", "要钱吗"): the cue, and what else may
+# stand around it. More than a couple of other characters and the message names its own subject
+# ("管局审核要多久" is a question of its own, not a follow-up).
+PART_CUES: dict[str, str] = {
+    "send_to": r"(发|寄|邮)(到|给|去)(哪|谁)[里儿个]?(邮箱|地址)?|哪个邮箱|什么邮箱|邮箱(是|地址是?)(多少|什么|啥)",
+    "how_long": r"多久|多长时间|几天|多少天|几个工作日|啥时候|什么时候(能|会|可以)?(好|出|下来|完|有结果)?",
+    "cost": r"多少钱|收费|要钱|花钱|费用|免费|付费|给钱|钱吗",
+    "where": r"在哪[里儿]?|哪[里儿]|入口|怎么进|从哪|点哪|哪个(页面|菜单|网站|地方)|链接|网址",
+    "who": r"找谁|谁(来|去)?(办|做|弄|审|负责|打)?|哪个部门",
+}
+_PART = {key: re.compile(cue) for key, cue in PART_CUES.items()}
+_FILLER = re.compile(r"[那这它个还也都就要得需是的了吗呢啊呀嘛吧么请问一般大概能会去办弄点操作做?？!！。,，.~～ ]")
+MAX_PART_REST = 1
+
 
 @dataclass(frozen=True)
 class Facet:
@@ -58,15 +72,42 @@ def facets_in(text: str) -> list[Facet]:
     return found
 
 
+def part_asked(text: str) -> str | None:
+    """The answer part a short follow-up asks for ("要多久" → how_long), or None."""
+    text = (text or "").strip().lower()
+    if not text or len(text) > MAX_FOLLOWUP_CHARS:
+        return None
+    for key, cue in _PART.items():
+        if cue.search(text) and len(_FILLER.sub("", cue.sub("", text))) <= MAX_PART_REST:
+            return key
+    return None
+
+
+def part_in(text: str, topic: Topic | None) -> str | None:
+    """A part of `topic` that a longer message asks about ("app这个审核大概多久" → how_long).
+
+    Used only when the FAQ ranking is unsure, so a message that names its own topic never gets here.
+    """
+    if topic is None or not topic.parts:
+        return None
+    lowered = (text or "").lower()
+    return next((key for key, cue in _PART.items() if key in topic.parts and cue.search(lowered)), None)
+
+
 def detect(text: str) -> list[Facet]:
     """The facets of a follow-up-shaped message; empty when the message stands on its own."""
     text = (text or "").strip()
+    part = part_asked(text)
+    if part:
+        return [Facet("part", part)]
     if not text or len(text) > MAX_FOLLOWUP_CHARS or not _LEANS.search(text) or not _SHAPE.match(text):
         return []
     return facets_in(text)
 
 
 def _matches(topic: Topic, facet: Facet) -> bool:
+    if facet.key == "part":
+        return facet.value in topic.parts
     if facet.key == "province":
         return facet.value in (topic.facets.get("provinces") or ())
     return topic.facets.get(facet.key) == facet.value
@@ -81,7 +122,9 @@ def resolve(kb: KnowledgeBase, last_topic_id: str | None, facets: list[Facet]) -
     related = [topics[r] for r in last.related if r in topics]
     same_group = [t for t in kb.topics if t.group == last.group]
     for facet in facets:
-        if _matches(last, facet) and facet.key != "province":
+        if facet.key == "part" and _matches(last, facet):
+            return last
+        if _matches(last, facet) and facet.key not in ("province", "part"):
             continue  # "那个人呢" right after the individual answer asks nothing new for this facet
         for candidate in (*related, *same_group, *kb.topics):
             if _matches(candidate, facet):

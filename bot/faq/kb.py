@@ -8,6 +8,8 @@ from typing import Iterable
 import yaml
 
 SPEC_FILE = Path("spec") / "faq_topics.yml"
+PROVINCES_FILE = Path("provinces") / "rules.yml"
+PARTS = ("how_long", "where", "cost", "who", "send_to")  # the parts an answer may declare
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class Topic:
     examples: tuple[str, ...]
     related: tuple[str, ...] = ()
     facets: dict = field(default_factory=dict)
+    parts: dict = field(default_factory=dict)  # part → a short answer to just that part (follow-ups)
     source: str = ""
     reviewed: str = ""
 
@@ -63,6 +66,7 @@ def _topic(raw: dict, group: str) -> Topic:
         examples=tuple(str(e) for e in raw.get("examples") or ()),
         related=tuple(str(r) for r in raw.get("related") or ()),
         facets=dict(raw.get("facets") or {}),
+        parts={str(k): str(v).strip() for k, v in (raw.get("parts") or {}).items()},
         source=str(raw.get("source", "")),
         reviewed=str(raw.get("reviewed", "")),
     )
@@ -82,6 +86,27 @@ def group_files(faq_dir: Path) -> list[Path]:
 
 def load_kb(faq_dir: Path) -> KnowledgeBase:
     return KnowledgeBase(groups=tuple(load_group(p) for p in group_files(faq_dir)))
+
+
+@dataclass(frozen=True)
+class ProvinceRules:
+    """One province's own filing rules (or that it has none beyond the general ones)."""
+
+    province: str
+    answer: str
+    source: str = ""
+    reviewed: str = ""
+
+
+def load_provinces(faq_dir: Path) -> dict[str, ProvinceRules]:
+    """faq/provinces/rules.yml by province name; empty when the file is absent."""
+    path = Path(faq_dir) / PROVINCES_FILE
+    if not path.exists():
+        return {}
+    rows = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return {str(r["province"]): ProvinceRules(province=str(r["province"]), answer=str(r["answer"]).strip(),
+                                              source=str(r.get("source", "")), reviewed=str(r.get("reviewed", "")))
+            for r in rows}
 
 
 def load_spec(faq_dir: Path) -> list[dict]:

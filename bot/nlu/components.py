@@ -33,6 +33,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import followup
 from bot.nlu import entities
+from bot.nlu.cues import cue_intent
 from bot.nlu.faq_ranker import LinearRanker, blend
 from bot.nlu.normalize import MAX_CHARS, normalize
 
@@ -97,6 +98,29 @@ class IcpEntityExtractor(_FromConfig, EntityExtractorMixin):
         return messages
 
 
+def _route(message: Message, name: str, **flags: Any) -> None:
+    """Make `name` the message's intent, keeping the classifier's ranking below it."""
+    intent: Dict[Text, Any] = message.get(INTENT) or {}
+    routed = {"name": name, "confidence": 1.0, **flags}
+    if intent.get("name") != name:
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        message.set(INTENT_RANKING_KEY, [routed] + [r for r in ranking if r.get("name") != name],
+                    add_to_output=True)
+    message.set(INTENT, routed, add_to_output=True)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class IntentCues(_FromConfig):
+    """Complaint, thanks, goodbye and urging words settle the intent (bot.nlu.cues)."""
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            cued = cue_intent(message.get(TEXT) or "", (message.get(INTENT) or {}).get("name"))
+            if cued:
+                _route(message, cued, cue=True)
+        return messages
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class FollowupRouter(_FromConfig):
     """Sends follow-up-shaped messages ("那公司呢?") to the FAQ action instead of a guess.
@@ -107,13 +131,8 @@ class FollowupRouter(_FromConfig):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            if followup.detect(message.get(TEXT) or ""):
-                intent: Optional[Dict[Text, Any]] = message.get(INTENT) or {}
-                routed = {"name": "faq", "confidence": 1.0, "followup": True}
-                if intent.get("name") != "faq":
-                    ranking = message.get(INTENT_RANKING_KEY) or []
-                    message.set(INTENT_RANKING_KEY, [routed] + ranking, add_to_output=True)
-                message.set(INTENT, routed, add_to_output=True)
+            if followup.detect(message.get(TEXT) or "") and not (message.get(INTENT) or {}).get("cue"):
+                _route(message, "faq", followup=True)
         return messages
 
 

@@ -53,11 +53,15 @@ _TLDS = (
 _DOMAIN_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"  # ASCII labels: a Chinese label cannot be told apart from the sentence around it
 
 # Each pattern finds candidate spans in normalized text; `canonical` turns a match into a value.
-ORDER_ID = re.compile(r"(?<![a-z0-9])(?:icp\d{13}|\d{8}-\d{4})(?![0-9])", re.I)
+# People type numbers in groups ("ICP 2026 1127 00087", "2026 1118-3306"): single spaces inside count.
+ORDER_ID = re.compile(r"(?<![a-z0-9])(?:icp ?(?:\d ?){12}\d|(?:\d ?){7}\d ?- ?(?:\d ?){3}\d)(?![0-9])", re.I)
 ICP_NUMBER = re.compile(rf"[{ICP_ABBRS}]\s?icp\s?备\s?\d{{6,10}}\s?号(?:\s?-\s?\d{{1,3}})?", re.I)
 MOBILE = re.compile(r"1[3-9]\d{9}")  # a mainland mobile number, digits only (use fullmatch)
-PHONE_TAIL = re.compile(r"(?:手机号?码?)?(?:尾号|后四位|后4位|末四位|末4位|最后四位|最后4位)\s*(?:是|为|:)?\s*\d{4}(?![0-9])")
+PHONE_TAIL = re.compile(
+    r"(?:手机号?码?)?(?:尾号|尾数|后四位|后4位|末四位|末4位|最后四位|最后4位|后四个数字?)\s*(?:是|为|:)?\s*(?:\d ?){3}\d(?![0-9])")
 PHONE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?![0-9])")
+# A contact e-mail inside a sentence; its TLD is ASCII, so "li@example.cn，谢谢" stops at the comma.
+EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])")
 DOMAIN = re.compile(
     rf"(?<![a-z0-9.@-])(?:https?://)?(?:{_DOMAIN_LABEL}\.)+(?:{_TLDS})(?![a-z0-9-])", re.I
 )
@@ -94,6 +98,8 @@ def canonical(label: str, text: str) -> str | None:
         return digits[-11:]
     if label == "phone_tail":
         return compact[-4:]
+    if label == "email":
+        return compact.lower()
     if label == "domain":
         return re.sub(r"^https?://", "", compact, flags=re.I).lower()
     if label == "province":
@@ -106,6 +112,7 @@ LABELLED_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
     ("order_id", ORDER_ID),
     ("phone", PHONE),
     ("phone_tail", PHONE_TAIL),
+    ("email", EMAIL),
     ("domain", DOMAIN),
     ("province", PROVINCE),
 )

@@ -118,10 +118,18 @@ class FilingOrder(Base):
         return f"<FilingOrder {self.order_no} {self.status}>"
 
 
+TICKET_KINDS: tuple[str, ...] = ("question", "complaint")
+TICKET_PRIORITIES: tuple[str, ...] = ("normal", "high")
+
+
 class Ticket(Base):
     """A support ticket; `idempotency_key` makes a repeated confirmation return the same ticket."""
 
     __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint(_in("kind", TICKET_KINDS), name="kind"),
+        CheckConstraint(_in("priority", TICKET_PRIORITIES), name="priority"),
+    )
 
     id: Mapped[int] = Column(Integer, primary_key=True)
     ticket_no: Mapped[str] = Column(String(16), nullable=False, unique=True)  # BA20261130-0007
@@ -137,6 +145,8 @@ class Ticket(Base):
     forwarded_at: Mapped[Optional[datetime]] = Column(UtcDateTime)
     forward_attempts: Mapped[int] = Column(Integer, nullable=False, default=0, server_default="0")
     forward_error: Mapped[Optional[str]] = Column(Text)
+    kind: Mapped[str] = Column(String(16), nullable=False, default="question", server_default="question")
+    priority: Mapped[str] = Column(String(8), nullable=False, default="normal", server_default="normal")
 
     def __repr__(self) -> str:
         return f"<Ticket {self.ticket_no}>"

@@ -96,14 +96,15 @@ def get_ticket(session: Session, *, idempotency_key: str) -> Optional[Ticket]:
 
 def create_ticket(session: Session, *, idempotency_key: str, sender_id: str, topic: str,
                   description: str, contact: str, order_no: Optional[str] = None,
-                  transcript: Optional[list[Any]] = None, now: Optional[datetime] = None) -> Ticket:
+                  transcript: Optional[list[Any]] = None, now: Optional[datetime] = None,
+                  kind: str = "question") -> Ticket:
     """Store a ticket, or return the one already stored under `idempotency_key`.
 
     A repeated confirmation, a retried request or a double click carries the same key and gets
     the same ticket. Concurrent calls are serialised per day (a PostgreSQL advisory lock, SQLite's
     write lock); the unique constraints are the backstop: a losing INSERT fails inside a savepoint,
     so the caller's transaction survives, and re-reads the winner's ticket or takes the next number.
-    The number uses the China calendar day, the one the user sees.
+    The number uses the China calendar day, the one the user sees. A complaint is high priority.
     """
     existing = get_ticket(session, idempotency_key=idempotency_key)
     if existing is not None:
@@ -120,6 +121,7 @@ def create_ticket(session: Session, *, idempotency_key: str, sender_id: str, top
             idempotency_key=idempotency_key, sender_id=sender_id, topic=topic,
             order_no=_order_key(order_no) if order_no else None, description=description,
             contact=contact, transcript=list(transcript or []), created_at=now,
+            kind=kind, priority="high" if kind == "complaint" else "normal",
         )
         try:
             with session.begin_nested():

@@ -65,9 +65,38 @@ def test_stage_follow_up(tracker_for):
     assert run(tracker)[0][0]["response"] == "utter_faq/bureau_review_duration"
 
 
-def test_province_without_a_record_is_answered_honestly(tracker_for):
-    tracker = tracker_for("那辽宁呢", ranking=[("filing_free", 0.2)], slots={"faq_topic": "regional_east_china"})
+def test_a_province_follow_up_answers_that_province_only(tracker_for):
+    tracker = tracker_for("那广西呢", ranking=[("filing_free", 0.2)], slots={"faq_topic": "regional_east_china"})
     messages, events = run(tracker)
+    assert len(messages) == 1 and "广西" in messages[0]["text"]
+    assert not any(p in messages[0]["text"] for p in ("广东", "海南", "江苏", "上海"))
+    assert {"event": "slot", "timestamp": None, "name": "province", "value": "广西"} in events
+    assert slot(events) == "regional_south_china"
+
+
+def test_a_direct_question_about_one_province_gets_that_province_not_the_block(tracker_for):
+    tracker = tracker_for("广西管局有什么特殊要求", ranking=[("regional_south_china", 0.95)],
+                          entities=[{"entity": "province", "value": "广西"}])
+    messages, _ = run(tracker)
+    assert "广西" in messages[0]["text"] and "广东" not in messages[0]["text"]
+
+
+def test_province_without_a_record_is_answered_honestly(tracker_for, tmp_path, monkeypatch):
+    from actions.faq import knowledge_base, province_rules
+    from bot.config import ROOT, get_settings
+
+    import shutil
+    shutil.copytree(ROOT / "faq", tmp_path / "faq", ignore=shutil.ignore_patterns("provinces"))
+    monkeypatch.setenv("FAQ_DIR", str(tmp_path / "faq"))
+    for cached in (get_settings, knowledge_base, province_rules):
+        cached.cache_clear()
+    try:
+        tracker = tracker_for("那辽宁呢", ranking=[("filing_free", 0.2)], slots={"faq_topic": "regional_east_china"})
+        messages, events = run(tracker)
+    finally:
+        monkeypatch.undo()
+        for cached in (get_settings, knowledge_base, province_rules):
+            cached.cache_clear()
     assert "辽宁" in messages[0]["text"] and "以属地管局最新要求为准" in messages[0]["text"]
     assert slot(events) is None
 

@@ -1,34 +1,40 @@
+import asyncio
 import uuid
 from datetime import datetime
 
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.form_moves import NOTE
 from actions.handoff import ActionHumanHandoff, within_hours, CHINA
-from actions.orders import ActionOrderStatus
+from actions.orders import ActionOrderStatus, ValidateOrderStatusForm
 from bot.storage import repository
 from bot.storage.db import session_scope
 from bot.storage.models import utcnow
 
 
 def lookup(tracker_for, order_id, tail, failures=0, sender=None):
-    tracker = tracker_for("", intent="ask_order_status", sender=sender or uuid.uuid4().hex,
-                          slots={"order_id": order_id, "phone_tail": tail, "lookup_failures": failures})
+    """The digits arrive inside the lookup form (validation checks them), then the form's submit action."""
+    slots = {"order_id": order_id, "requested_slot": "phone_tail", "lookup_failures": failures}
+    tracker = tracker_for(tail, intent="ask_order_status", sender=sender or uuid.uuid4().hex, slots=slots)
     dispatcher = CollectingDispatcher()
+    validated = asyncio.run(ValidateOrderStatusForm().validate_phone_tail(tail, dispatcher, tracker, {}))
+    tracker.slots.update(validated)
     events = ActionOrderStatus().run(dispatcher, tracker, {})
-    return "\n".join(m["text"] for m in dispatcher.messages), {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    texts = [m["text"] for m in dispatcher.messages] + [validated.get(NOTE) or ""]
+    return "\n".join(texts), {**validated, **{e["name"]: e["value"] for e in events if e["event"] == "slot"}}
 
 
 def test_right_digits_show_status_wait_and_next_step(tracker_for, app_database):
     text, slots = lookup(tracker_for, "ICP2026111200298", "9999")
     assert "管局驳回" in text and "官方" in text and "20 个工作日" in text
-    assert slots == {"verified_order": "ICP2026111200298"}
+    assert slots == {"phone_tail": "9999", "verified_order": "ICP2026111200298"}
 
 
 def test_wrong_digits_and_unknown_order_are_indistinguishable(tracker_for, app_database):
     wrong, slots = lookup(tracker_for, "ICP2026111200298", "0000")
     unknown, _ = lookup(tracker_for, "ICP2026010100009", "0000")
-    assert wrong == unknown and "王书岚" not in wrong
-    assert slots["lookup_failures"] == 1 and slots["order_id"] is None and slots["phone_tail"] is None
+    assert wrong == unknown and "王书岚" not in wrong and "对不上" in wrong and "再试 2 次" in wrong
+    assert slots["lookup_failures"] == 1 and slots["phone_tail"] is None and slots["verified_order"] is None
 
 
 def test_third_failure_locks_and_locked_conversations_never_query(tracker_for, app_database):
@@ -69,7 +75,7 @@ def test_guessing_one_orders_tail_from_many_senders_is_stopped(tracker_for, app_
 def test_database_down_gives_an_honest_reply(tracker_for, unreachable_database):
     text, slots = lookup(tracker_for, "ICP2026111200298", "9999")
     assert "暂时查询不了" in text and "4000-955-988" in text and "管局" not in text.split("，")[0]
-    assert slots == {}
+    assert slots == {"phone_tail": None, "form_move": "stop"}
 
 
 def test_service_hours():
@@ -94,14 +100,3 @@ def test_outside_hours_says_so_and_offers_a_ticket(tracker_for, monkeypatch):
     assert "不在人工服务时间" in message["text"] and closed in message["text"]
     assert message["buttons"] == [{"title": "提交工单", "payload": "/create_ticket"}]
     assert events == []
-
-
-def test_cancel_or_dont_know_the_number(tracker_for):
-    from actions.orders import ActionLookupCancelled
-
-    dispatcher = CollectingDispatcher()
-    ActionLookupCancelled().run(dispatcher, tracker_for("我不知道订单号", intent="deny"), {})
-    assert "我的订单" in dispatcher.messages[0]["text"]
-    dispatcher = CollectingDispatcher()
-    ActionLookupCancelled().run(dispatcher, tracker_for("算了", intent="deny"), {})
-    assert dispatcher.messages[0]["response"] == "utter_lookup_cancelled"

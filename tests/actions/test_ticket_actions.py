@@ -113,3 +113,16 @@ def test_a_helpdesk_that_stays_down_never_loses_the_ticket(tracker_for, app_data
     assert ticket.forwarded_at is None and "503" in ticket.forward_error and ticket.forward_attempts == 2
     assert any("not forwarded" in r.getMessage() for r in caplog.records)
     assert "13812345678" not in caplog.text
+
+
+def test_a_complaint_ticket_is_stored_as_such_and_first_in_line(tracker_for, app_database):
+    text, _ = confirm(tracker_for, uuid.uuid4().hex, ticket_type="complaint")
+    [ticket] = stored(app_database)
+    assert (ticket.kind, ticket.priority) == ("complaint", "high")
+    assert text.startswith("投诉工单已提交") and ticket.ticket_no in text
+
+
+def test_an_ordinary_ticket_is_a_normal_question(tracker_for, app_database):
+    confirm(tracker_for, uuid.uuid4().hex)
+    [ticket] = stored(app_database)
+    assert (ticket.kind, ticket.priority) == ("question", "normal")

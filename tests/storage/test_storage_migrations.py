@@ -60,3 +60,21 @@ def test_the_alembic_command_line_reads_database_url(empty_url, empty_engine):
         assert done.returncode == 0, done.stderr
     assert "No new upgrade operations detected" in done.stdout + done.stderr
     assert current_revision(empty_engine) == _head()
+
+
+def test_migration_0004_gives_existing_tickets_a_kind_and_priority_and_reverses(empty_engine):
+    migrate(empty_engine, "0003")
+    with empty_engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO tickets (ticket_no, sender_id, topic, description, contact, transcript, idempotency_key, "
+            "created_at, forward_attempts) VALUES ('BA20261201-0001', 's', 't', 'd', 'c', '[]', 'k', "
+            "'2026-12-01 00:00:00', 0)")
+    migrate(empty_engine)
+    with empty_engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT kind, priority FROM tickets").one() == ("question", "normal")
+    checks = {c["name"] for c in inspect(empty_engine).get_check_constraints("tickets")}
+    assert {"ck_tickets_kind", "ck_tickets_priority"} <= checks
+    downgrade(empty_engine, "0003")
+    assert {"kind", "priority"}.isdisjoint(c["name"] for c in inspect(empty_engine).get_columns("tickets"))
+    with empty_engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM tickets").scalar() == 1

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.followup import Facet, detect, resolve
+from bot.followup import Facet, detect, part_in, resolve
 
 
 @pytest.mark.parametrize(
@@ -22,10 +22,27 @@ def test_detects_follow_ups(text, facet):
 
 @pytest.mark.parametrize(
     "text",
-    ["个人备案要准备什么材料", "那要多久呢", "公司备案需要法人到场吗还是可以委托别人来办理呢", "你好", "", "呢"],
+    ["个人备案要准备什么材料", "管局审核要多久", "域名实名要多久", "公司备案需要法人到场吗还是可以委托别人来办理呢",
+     "你好", "", "呢"],
 )
 def test_standalone_messages_are_not_follow_ups(text):
     assert detect(text) == []
+
+
+@pytest.mark.parametrize("text, part", [
+    ("那要多久呢", "how_long"), ("这个要多久", "how_long"), ("大概几天能好", "how_long"), ("要钱吗", "cost"),
+    ("这个收费吗", "cost"), ("入口在哪", "where"), ("在哪里点", "where"), ("找谁办", "who"),
+    ("发到哪个邮箱", "send_to"), ("寄到哪", "send_to"),
+])
+def test_a_part_of_the_last_answer_is_a_follow_up(text, part):
+    assert detect(text) == [Facet("part", part)]
+
+
+def test_a_longer_message_asks_for_a_part_only_the_topic_has(kb):
+    topic = next(t for t in kb.topics if "how_long" in t.parts and "where" not in t.parts)
+    assert part_in("app这个审核大概多久", topic) == "how_long"
+    assert part_in("入口在APP哪里", topic) is None
+    assert part_in("随便问问", topic) is None
 
 
 @pytest.mark.parametrize(

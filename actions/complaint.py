@@ -1,0 +1,51 @@
+"""Complaints: an apology first, then a complaint ticket (high priority) and, in hours, the hotline.
+
+The ticket goes through the same ticket form. An angry message that already says what went wrong
+("交上去一个礼拜了都没人理") becomes the description, so the form asks only for a contact.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.handoff import within_hours
+from bot.clock import tracker_now
+from bot.config import get_settings
+from bot.nlu.normalize import normalize
+
+# What a bare complaint says without saying what happened: left out when judging its content.
+_BARE = re.compile(r"我?(要|想)?(投诉|举报|差评|吐槽)(你们|一下|客服|这个|华为云)?|太差(劲)?了?|垃圾|什么破?服务|[!！?？。,，~ ]")
+MIN_CONTENT = 8  # characters left after the bare words: enough to be a description
+
+
+def what_happened(text: str) -> str:
+    """The complaint text when it says what happened, else ''."""
+    text = normalize(text)
+    return text if len(_BARE.sub("", text)) >= MIN_CONTENT else ""
+
+
+class ActionComplaint(Action):
+    def name(self) -> Text:
+        return "action_complaint"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+        settings = get_settings()
+        if within_hours(settings.service_hours, tracker_now(tracker)):
+            reach = f"着急的话也可以直接拨打备案热线 {settings.hotline}。"
+        else:
+            reach = f"现在不在人工服务时间（每天 {settings.service_hours}），客服上班后会优先联系您。"
+        dispatcher.utter_message(
+            text=f"非常抱歉给您带来不好的体验。我帮您登记一张投诉工单，会优先处理；{reach}")
+        events: List[Dict[Text, Any]] = [SlotSet("ticket_type", "complaint")]
+        description = what_happened((tracker.latest_message or {}).get("text") or "")
+        if description and not tracker.get_slot("ticket_description"):
+            events.append(SlotSet("ticket_description", description[:2000]))
+        loop = tracker.active_loop.get("name")
+        if loop and loop != "ticket_form":
+            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        return events + [FollowupAction("ticket_form")]

@@ -1,0 +1,19 @@
+from bot.nlu.cues import cue_intent
+
+
+def test_complaint_words_decide_whatever_the_guess():
+    assert cue_intent("投诉!你们初审驳回理由写得乱七八糟,根本看不懂让我改什么", "faq") == "complain"
+    assert cue_intent("什么垃圾系统 上传个身份证照片传了一下午都失败", "faq") == "complain"
+
+
+def test_small_talk_words_only_in_short_non_task_messages():
+    assert cue_intent("收到,多谢提醒", "faq") == "thanks"
+    assert cue_intent("好的 谢谢 再见", "thanks") == "goodbye"
+    assert cue_intent("谢谢 帮我看看我订单", "ask_order_status") is None
+    assert cue_intent("谢谢你们的客服昨天帮我解决了域名实名的问题现在想问一下公安备案", "faq") is None
+
+
+def test_urging_in_short_questions_only():
+    assert cue_intent("能加急不,明天就要用", "nlu_fallback") == "urge"
+    assert cue_intent("老板催网站上线,备案明明通过了可网页一直提示未备案被阻断", "faq") is None
+    assert cue_intent("个人备案要准备什么材料", "faq") is None
