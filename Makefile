@@ -72,8 +72,9 @@ test: $(MODEL) $(CHROMIUM) $(CJK_FONT) ## install, train if needed, and run the 
 validate: install faq ## rasa data validate
 	$(RASA) data validate --fail-on-warnings
 
-eval: $(MODEL) ## accuracy on the held-out set (tests/heldout)
+eval: $(MODEL) ## held-out accuracy (tests/heldout) and conversation success (tests/conversations)
 	$(PY) -m bot eval --model $(MODEL)
+	$(PY) -m bot eval --conversations --model $(MODEL)
 
 crossval: install faq ## rasa test nlu, 3-fold cross-validation on the training data (slow: 3 trainings)
 	$(RASA) test nlu --nlu data/nlu --config config.yml --cross-validation --folds 3 --out results/crossval

@@ -26,7 +26,7 @@ HUMAN_BUTTON = {"title": "都不是，找人工", "payload": "/request_human"}
 FEEDBACK_BUTTONS = [{"title": "有帮助", "payload": "/feedback_helpful"},
                     {"title": "没帮助", "payload": "/feedback_unhelpful"}]
 # "这个状态需要我做什么" right after a lookup is about that order, not the general FAQ.
-ABOUT_MY_ORDER = re.compile(r"(这个|我的|该|那个)(状态|订单)|需要我(做|干|弄)|我(该|要)怎么(办|做|弄)|下一步"
+ABOUT_MY_ORDER = re.compile(r"(这个|我的|该|那个)(状态|订单)|需要我(做|干|弄)|我(该|要)怎么(办|做|弄|处理|解决|改)|下一步"
                             r"|(接下来|现在|然后|那)?我?(要|该|需要|得)?(做|干|弄|办)(什么|啥|些什么|点什么)"
                             r"|^(那|那我|我)?(现在|接下来)?(该|要|应该)?怎么(办|弄|做)")
 CONTEXT_FLOOR = 0.05  # a topic next to the last one is taken from this ranking confidence up
@@ -98,6 +98,11 @@ class ActionAnswerFaq(Action):
             if topic is None:
                 # Inside a form an unclear aside gets no menu: the form asks its question next.
                 return [] if in_form else self._offer_choices(dispatcher, kb, reading.faq_candidates)
+        last_id = tracker.get_slot("faq_topic")
+        if topic.id == last_id and not _chosen_topic(tracker, kb):
+            part = followup.part_in(text, topic)  # "具体原因在哪里看": not the whole answer again
+            if part:
+                return self._answer_part(dispatcher, topic, part, in_form)
         named = [e.get("value") for e in message.get("entities") or [] if e.get("entity") == "province"]
         if topic.group == "regional" and named and province_rules():
             return self._answer_provinces(dispatcher, kb, list(dict.fromkeys(named)), in_form)

@@ -47,9 +47,9 @@ class Move(str, Enum):
 
 
 # A cue only counts in a short message: in a ticket description "取消接入后…" is content, not "cancel".
-LEAVE = re.compile(r"算了|算啦|不查了|不用(了|啦|查|问|提|弄|麻烦)|先不|不弄了|不提了|不要了|取消|不办了|不想(查|弄|提|办|问)了?"
+LEAVE = re.compile(r"算了|算啦|(先)?别(提交|提了|交了|弄了|查了)|不(要)?提交了?|不查了|不用(了|啦|查|问|提|弄|麻烦)|先不|不弄了|不提了|不要了|取消|不办了|不想(查|弄|提|办|问)了?"
                    r"|放弃|没事了|不需要了|改天|下次再|以后再|回头再|我自己(去|看|查)|不找了|停|结束|退出")
-REFUSE = re.compile(r"不方便|不想(给|留|说|提供|告诉|透露)|不愿(意)?|不能(给|留|提供|告诉)|不给|不留|不告诉|凭什么|隐私"
+REFUSE = re.compile(r"不方便|不(想|用)?留了?|不想(给|留|说|提供|告诉|透露)|不愿(意)?|不能(给|留|提供|告诉)|不给|不留|不告诉|凭什么|隐私"
                     r"|没有(手机|电话|邮箱)|不用(手机|电话)")
 DONT_KNOW = re.compile(r"忘了|忘记|不记得|记不(得|清|住)|不知道|不清楚|不晓得|找不到|没找到|(在|去)?哪(里|儿)?(看|找|查)"
                        r"|怎么(找|查看|看)|没(看到|印象)|不确定|想不起")
@@ -86,13 +86,13 @@ def classify(text: str, intent: str, *, has_value: bool, free_text: bool = False
         return Move.LEAVE if intent == "deny" and short else Move.VALUE
     if short and CORRECTION.search(text):
         return Move.CORRECTION  # "不对，号码写错了" corrects; it does not cancel
-    if intent in elsewhere and confident and not short:
-        return Move.ELSEWHERE  # a real question ("对了，短信验证码一直没收到怎么办") is answered
     about_slot = short or SLOT_WORDS.search(text)
     if about_slot and REFUSE.search(text):
         return Move.REFUSE
     if about_slot and DONT_KNOW.search(text):
         return Move.DONT_KNOW
+    if intent in elsewhere and confident and not short:
+        return Move.ELSEWHERE  # a real question ("对了，短信验证码一直没收到怎么办") is answered
     if intent == "deny" and short:
         return Move.LEAVE
     if intent in elsewhere and confident:
@@ -175,7 +175,13 @@ class GuidedFormValidation(FormValidationAction, ABC):
             return events + [SlotSet(target, None), SlotSet(NOTE, self.correction_note(target))]
         if move is Move.UNCLEAR:
             return events + [SlotSet(NOTE, self.unclear_note(requested))]
-        return events + [SlotSet(NOTE, None)] + await super().run(dispatcher, tracker, domain)
+        return events + self._stop_if_asked([SlotSet(NOTE, None)] + await super().run(dispatcher, tracker, domain))
+
+    @staticmethod
+    def _stop_if_asked(events: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+        """A validation that said STOP has already replied: listen next, so no submit action runs."""
+        stopped = any(e.get("event") == "slot" and e.get("name") == MOVE and e.get("value") == STOP for e in events)
+        return events + [FollowupAction(ACTION_LISTEN)] if stopped else events
 
     def correction_note(self, slot: str) -> Optional[str]:
         return None

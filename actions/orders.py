@@ -30,7 +30,7 @@ from bot.storage.models import utcnow
 
 logger = logging.getLogger(__name__)
 
-FORMAT_HELP = "订单号格式是 ICP + 8 位日期 + 5 位序号（如 ICP2026110400318），或较早的 日期-4位序号（如 20261104-2271）。"
+FORMAT_HELP = "订单号格式是 ICP + 8位日期 + 5位序号（如 ICP2026110400318），或较早的 日期-4位序号（如 20261104-2271）。"
 _ATTEMPT = re.compile(r"icp\s*[\d-]+|\d{6,}(?:-\d+)?", re.I)  # looks like someone typed a number
 _FOUR_DIGITS = re.compile(r"\D*((?:\d ?){3}\d)\D*")
 
@@ -141,7 +141,7 @@ class ValidateOrderStatusForm(GuidedFormValidation):
                                   domain: DomainDict) -> Dict[Text, Any]:
         value = re.sub(r"\s", "", str(value or ""))
         if not re.fullmatch(r"\d{4}", value):
-            return {"phone_tail": None, NOTE: "请发订单上预留手机号的后 4 位数字，例如 5678。"}
+            return {"phone_tail": None, NOTE: "请发订单上预留手机号的后 4位数字，例如 5678。"}
         order_no = tracker.get_slot("order_id")
         if not order_no:
             return {"phone_tail": value}  # checked once the number arrives
@@ -160,8 +160,11 @@ class ValidateOrderStatusForm(GuidedFormValidation):
         left = settings.lookup_max_failures - failures
         slots: Dict[Text, Any] = {"phone_tail": None, "lookup_failures": float(failures), "verified_order": None}
         if left > 0:
-            slots[NOTE] = (f"订单号和手机尾号对不上（或查不到这个订单），还可以再试 {left} 次。"
-                           f"请再发一次预留手机号的后 4 位；如果是订单号写错了，直接发正确的订单号。")
+            slots[NOTE] = (f"订单号和手机尾号对不上（或查不到这个订单），还可以再试{left}次。"
+                           f"请再发一次预留手机号的后4位；如果是订单号写错了，直接发正确的订单号。")
+        else:
+            locked_reply(dispatcher)
+            slots[MOVE] = STOP
         return slots
 
     # --- what people do inside the lookup ---------------------------------------------------------
@@ -189,11 +192,11 @@ class ValidateOrderStatusForm(GuidedFormValidation):
 
     def unclear_note(self, slot: str) -> Optional[str]:
         if slot == "phone_tail":
-            return "请发订单上预留手机号的后 4 位数字（例如 5678）。不想查了说“算了”就行。"
+            return "请发订单上预留手机号的后 4位数字（例如 5678）。不想查了说“算了”就行。"
         return f"没看到订单号。{FORMAT_HELP}请发一下订单号，不想查了说“算了”就行。"
 
     def correction_note(self, slot: str) -> Optional[str]:
-        return "好的，请重新发一下手机号后 4 位。" if slot == "phone_tail" else "好的，请把正确的订单号发给我。"
+        return "好的，请重新发一下手机号后 4位。" if slot == "phone_tail" else "好的，请把正确的订单号发给我。"
 
 
 class AskOrderId(AskWithNote):

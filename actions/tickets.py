@@ -205,7 +205,7 @@ class ValidateTicketForm(GuidedFormValidation):
         return "好的，请发一下正确的手机号或邮箱。"
 
 
-CONTACT_FORMAT = "没看到有效的联系方式。请留一个中国大陆手机号（11 位）或邮箱，例如 13812345678 或 name@example.com。"
+CONTACT_FORMAT = "没看到有效的联系方式。请留一个中国大陆手机号（11位）或邮箱，例如 13812345678 或 name@example.com。"
 
 
 class AskTicketDescription(AskWithNote):

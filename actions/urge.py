@@ -30,32 +30,32 @@ def urge_reply(status: str, waited_days: Optional[int], hotline: str) -> tuple[s
     """(what to say, whether a ticket would help) for an order in `status` that has waited
     `waited_days` working days in it."""
     overdue = waited_days is not None and status in NORMAL_DAYS and waited_days > NORMAL_DAYS[status]
-    waited = f"（已等 {waited_days} 个工作日）" if waited_days is not None else ""
+    waited = f"（已等{waited_days}个工作日）" if waited_days is not None else ""
     if status == "bureau_review":
         if overdue:
-            return (f"您的订单在管局审核已超过通常的 20 个工作日{waited}。管局审核本身没法加急，但超时了可以让客服帮您向管局了解情况："
+            return (f"您的订单在管局审核已超过通常的20个工作日{waited}。管局审核本身没法加急，但超时了可以让客服帮您向管局了解情况："
                     f"我可以帮您提交工单，或拨打备案热线 {hotline}。", True)
         return (f"您的订单正在管局审核{waited}。这个阶段由通信管理局审核，华为云和客服都没法加急或催审；"
-                "一般不超过 20 个工作日，结果会短信和邮件通知您。超过 20 个工作日还没结果，再来找我提工单。", False)
+                "一般不超过20个工作日，结果会短信和邮件通知您。超过20个工作日还没结果，再来找我提工单。", False)
     if status == "provider_review":
         if overdue:
-            return (f"华为云初审一般 1-2 个工作日，您的订单已超过这个时间{waited}。我可以帮您提交工单催一下，"
+            return (f"华为云初审一般1-2个工作日，您的订单已超过这个时间{waited}。我可以帮您提交工单催一下，"
                     f"或拨打备案热线 {hotline}。", True)
-        return (f"您的订单在华为云初审{waited}，一般 1-2 个工作日内完成，期间审核员可能给负责人打电话核实，"
-                "请保持手机畅通。超过 2 个工作日还没结果，可以再来找我提工单。", False)
+        return (f"您的订单在华为云初审{waited}，一般1-2个工作日内完成，期间审核员可能给负责人打电话核实，"
+                "请保持手机畅通。超过2个工作日还没结果，可以再来找我提工单。", False)
     replies = {
         "sms_verification": "现在等的是您这边：负责人需要完成工信部短信核验（收到 12381 短信后 24 小时内），完成后就会报送管局审核。",
         "provider_rejected": "订单被初审退回了，需要您按审核意见修改后重新提交，提交后才会继续审核。",
         "bureau_rejected": "订单被管局驳回了，需要您按驳回原因修改后重新提交，重新走初审和管局审核。",
-        "draft": "订单还没有提交，审核还没开始。请在控制台“ICP备案”里补全信息并提交，提交后华为云初审一般 1-2 个工作日。",
-        "approved": "您的备案已经通过了，不需要再等。记得把备案号挂到网站底部，并在网站开通 30 日内办理公安联网备案。",
+        "draft": "订单还没有提交，审核还没开始。请在控制台“ICP备案”里补全信息并提交，提交后华为云初审一般1-2个工作日。",
+        "approved": "您的备案已经通过了，不需要再等。记得把备案号挂到网站底部，并在网站开通 30日内办理公安联网备案。",
         "cancelled": "这个订单已经撤销，没有在审核中。需要备案的话请在控制台重新提交一个订单。",
     }
     return replies.get(status, "这个订单目前不在审核中。"), False
 
 
 def general_reply() -> str:
-    return ("审核时间一般是：华为云初审 1-2 个工作日，管局审核不超过 20 个工作日。管局阶段没有加急通道，谁都没法催审。\n"
+    return ("审核时间一般是：华为云初审1-2个工作日，管局审核不超过20个工作日。管局阶段没有加急通道，谁都没法催审。\n"
             "告诉我订单号，我帮您看看是不是已经超过正常时间。")
 
 

@@ -31,6 +31,7 @@ class Report:
     confusions: Counter = field(default_factory=Counter)
     oos: Counter = field(default_factory=Counter)  # tp, fp, fn for out_of_scope
     misses: list[tuple[str, str, str]] = field(default_factory=list)
+    intents: list[int] = field(default_factory=lambda: [0, 0, 0])  # n, model right, BM25 right
 
     @property
     def top1_accuracy(self) -> float:
@@ -77,6 +78,9 @@ class Report:
             f"not sure: {self.total - self.answered}, right topic among the offered choices "
             f"{self.unsure_right_in_choices / max(self.total - self.answered, 1):.2%}",
             "",
+            f"intents (the non-FAQ questions, {self.intents[0]}): model {self.intents[1] / max(self.intents[0], 1):.2%}, "
+            f"BM25 baseline over the same training data {self.intents[2] / max(self.intents[0], 1):.2%}",
+            "",
             f"{'group':<18}{'n':>5}{'top-1':>9}{'top-3':>9}",
         ]
         for name in sorted(self.groups):
@@ -114,4 +118,33 @@ def evaluate(model: Path, files: Iterable[Path], kb: KnowledgeBase, threshold: f
     for item, parse in zip(items, parses):
         reading = read(parse, threshold)
         report.add(group_of(kb, item["expect"]), item["expect"], reading.answer, reading.ranking, item["text"])
+    intent_items = [(i, p) for i, p in zip(items, parses) if kb.get(i["expect"]) is None]
+    if intent_items:
+        from bot import bm25
+
+        baseline = bm25.classify(training_examples(), [i["text"] for i, _ in intent_items])
+        report.intents = [len(intent_items),
+                          sum((p.get("intent") or {}).get("name") == i["expect"] for i, p in intent_items),
+                          sum(b == i["expect"] for (i, _), b in zip(intent_items, baseline))]
     return report
+
+
+def training_examples() -> list[tuple[str, str]]:
+    """(text, intent) for every NLU training example, FAQ questions labelled `faq`."""
+    import re
+
+    import yaml
+
+    from bot.config import ROOT
+
+    pairs = []
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            if "intent" not in block:
+                continue
+            label = block["intent"].split("/", 1)[0]
+            for line in str(block.get("examples") or "").splitlines():
+                text = re.sub(r"^\s*-\s*", "", line).strip()
+                if text:
+                    pairs.append((text, label))
+    return pairs

@@ -115,7 +115,8 @@ class IntentCues(_FromConfig):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            cued = cue_intent(message.get(TEXT) or "", (message.get(INTENT) or {}).get("name"))
+            found = [e.get("entity") for e in message.get(ENTITIES) or []]
+            cued = cue_intent(message.get(TEXT) or "", (message.get(INTENT) or {}).get("name"), found)
             if cued:
                 _route(message, cued, cue=True)
         return messages

@@ -58,7 +58,9 @@ ORDER_ID = re.compile(r"(?<![a-z0-9])(?:icp ?(?:\d ?){12}\d|(?:\d ?){7}\d ?- ?(?
 ICP_NUMBER = re.compile(rf"[{ICP_ABBRS}]\s?icp\s?备\s?\d{{6,10}}\s?号(?:\s?-\s?\d{{1,3}})?", re.I)
 MOBILE = re.compile(r"1[3-9]\d{9}")  # a mainland mobile number, digits only (use fullmatch)
 PHONE_TAIL = re.compile(
-    r"(?:手机号?码?)?(?:尾号|尾数|后四位|后4位|末四位|末4位|最后四位|最后4位|后四个数字?)\s*(?:是|为|:)?\s*(?:\d ?){3}\d(?![0-9])")
+    r"(?:(?:手机号?码?)?(?:尾号|尾数|后四位|后4位|末四位|末4位|最后四位|最后4位|后四个数字?)\s*(?:是|为|:)?"
+    r"|(?:last\s*(?:4|four)(?:\s*digits?)?|ends?\s*(?:with|in))\s*(?:is|are|:)?)\s*(?:\d ?){3}\d(?![0-9])",
+    re.I)
 PHONE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?![0-9])")
 # A contact e-mail inside a sentence; its TLD is ASCII, so "li@example.cn，谢谢" stops at the comma.
 EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])")

@@ -17,3 +17,15 @@ def test_urging_in_short_questions_only():
     assert cue_intent("能加急不,明天就要用", "nlu_fallback") == "urge"
     assert cue_intent("老板催网站上线,备案明明通过了可网页一直提示未备案被阻断", "faq") is None
     assert cue_intent("个人备案要准备什么材料", "faq") is None
+
+
+def test_a_verdict_is_a_statement_not_a_question():
+    assert cue_intent("嗯嗯 这个回答有帮助", "nlu_fallback") == "feedback_helpful"
+    assert cue_intent("没啥用", "faq") == "feedback_unhelpful"
+    assert cue_intent("公安备案有用吗", "faq") is None
+
+
+def test_a_number_to_look_up_makes_small_talk_a_lookup():
+    assert cue_intent("再查一个 20261020-2271", "goodbye", ["order_id"]) == "ask_order_status"
+    assert cue_intent("尾号 7 8 7 8", "faq", ["phone_tail"]) == "ask_order_status"
+    assert cue_intent("转人工 我的单号 20261020-2271", "request_human", ["order_id"]) is None
