@@ -260,6 +260,6 @@ class ActionOutOfScope(Action):
         last = knowledge_base().get(tracker.get_slot("faq_topic") or "")
         part = followup.part_in(text, last) if len(text) <= followup.MAX_FOLLOWUP_CHARS else None
         if part:
-            return ActionAnswerFaq._answer_part(dispatcher, last, part, bool(tracker.active_loop.get("name")))
+            return [FollowupAction("action_answer_faq")]  # the FAQ action answers that part
         dispatcher.utter_message(response="utter_out_of_scope")
         return []

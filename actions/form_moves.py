@@ -188,16 +188,21 @@ class GuidedFormValidation(FormValidationAction, ABC):
 
 
 class AskWithNote(Action, ABC):
-    """`action_ask_<slot>`: the validation's note when it left one, else the slot's plain prompt."""
+    """`action_ask_<slot>`: the validation's note when it left one, else the slot's plain prompt
+    (the domain's `utter_ask_<slot>` unless a subclass words it). Abstract until a subclass names
+    its slot, so rasa_sdk registers only the real ones."""
 
-    slot: str = ""
+    @property
+    @abstractmethod
+    def slot(self) -> str:
+        """The slot this action asks for."""
 
     def name(self) -> Text:
         return f"action_ask_{self.slot}"
 
-    @abstractmethod
     def prompt(self, tracker: Tracker) -> Dict[Text, Any]:
         """The plain prompt as utter_message keyword arguments (text, buttons…)."""
+        return {"response": f"utter_ask_{self.slot}"}
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
         note = tracker.get_slot(NOTE)

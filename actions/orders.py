@@ -202,15 +202,9 @@ class ValidateOrderStatusForm(GuidedFormValidation):
 class AskOrderId(AskWithNote):
     slot = "order_id"
 
-    def prompt(self, tracker: Tracker) -> Dict[Text, Any]:
-        return {"response": "utter_ask_order_id"}
-
 
 class AskPhoneTail(AskWithNote):
     slot = "phone_tail"
-
-    def prompt(self, tracker: Tracker) -> Dict[Text, Any]:
-        return {"response": "utter_ask_phone_tail"}
 
 
 class ActionOrderStatus(Action):

@@ -33,7 +33,6 @@ from bot.storage.privacy import mask_contact
 logger = logging.getLogger(__name__)
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-CONTACT_ATTEMPT = re.compile(r"@|\d[\d\s-]{4,}")
 TICKET_SLOTS = ("ticket_topic", "ticket_description", "ticket_contact", "ticket_confirmed", "ticket_key",
                 "ticket_type")
 DEFAULT_TOPIC = "备案咨询"  # stored when nothing narrower is known; never shown to the user
@@ -131,18 +130,14 @@ class ValidateTicketForm(GuidedFormValidation):
         return {"ticket_description": normalize(tracker.latest_message.get("text"))}
 
     async def extract_ticket_contact(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        """A contact found in the sentence, at the contact step or as a correction at the summary;
-        at the contact step a bare attempt (digits, an @) also reaches validation, to be explained."""
+        """A contact found in the sentence, at the contact step or as a correction at the summary."""
         requested = tracker.get_slot(REQUESTED)
         if requested not in ("ticket_contact", "ticket_confirmed"):
             return {}
         contact = contact_in(tracker)
         if contact:
             return {"ticket_contact": contact, **({"ticket_confirmed": None} if requested == "ticket_confirmed" else {})}
-        text = normalize(tracker.latest_message.get("text"))
-        if requested == "ticket_contact" and CONTACT_ATTEMPT.search(text):
-            return {"ticket_contact": text}
-        return {}
+        return {}  # anything else is unclear to the form layer, which words the next prompt
 
     async def extract_ticket_confirmed(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         if tracker.get_slot(REQUESTED) != "ticket_confirmed" or contact_in(tracker):

@@ -9,7 +9,8 @@ question to it, and "收到，多谢提醒" like a question about reminders. The
 - asking to hurry (加急, 催一下, 快点, 怎么还没好) in a short non-task message is urging;
 - "有帮助" / "没用" in a short non-task message is a verdict on the answer;
 - an order number or phone digits in a message the classifier took for small talk or a question
-  is a lookup.
+  is a lookup; so is "麻烦查一下备案订单", and "我留个工单" asks for a ticket — unless the message
+  asks how (怎么/在哪/吗), which is the FAQ's.
 """
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ URGE_ASK = re.compile(r"加急|催(一下|一催|催|审|他们|管局)|快(点|
                       r"|expedite|hurry|speed (it )?up|asap|push them", re.I)
 HELPFUL = re.compile(r"有帮助|有用|帮到(我|了)|管用|解决了|helpful")
 UNHELPFUL = re.compile(r"没(有)?帮助|没(啥|什么)?用|不管用|答非所问|没解决|不是我要的|useless|not helpful")
+# A request, not a how-to question: "我留个工单", "麻烦查一下备案订单" (but "工单怎么提", "在哪查进度").
+HOW_TO = re.compile(r"怎么|怎样|如何|咋|啥|什么|为什么|找不到|在哪|哪里|哪儿|哪个|能不能|可不可以|可以吗|吗|么|\?|？|流程|步骤|入口")
+OPEN_TICKET = re.compile(r"(提|开|建|留|交|提交|新建|发)(个|一个|一张|张|下|一下)?(工单|单子)")
+LOOK_UP = re.compile(r"(帮|麻烦|给|请|替)(我|忙)?.{0,3}(查|看)(一下|下|看|查)?.{0,8}(订单|备案|进度|审核)")
 TASK_ENTITIES = {"order_id", "phone_tail"}  # a number to look up in a message that is not a task
 NON_TASK = {"faq", "nlu_fallback", "out_of_scope", "affirm", "deny", "greet", "thanks", "goodbye"}
 SHORT = 14
@@ -40,6 +45,11 @@ def cue_intent(text: str, predicted: Optional[str], entities: Iterable[str] = ()
         return "complain"
     if predicted in NON_TASK and TASK_ENTITIES & set(entities):
         return "ask_order_status"  # "再查一个 20261020-2271", "尾号 7 8 7 8"
+    if predicted in ("faq", "nlu_fallback", "out_of_scope") and not HOW_TO.search(text):
+        if OPEN_TICKET.search(text):
+            return "create_ticket"
+        if LOOK_UP.search(text):
+            return "ask_order_status"
     if predicted not in NON_TASK or len(text) > SHORT:
         fits = len(text) <= 2 * SHORT or text.isascii()  # English says the same in more characters
         return "urge" if predicted in ("faq", "nlu_fallback", "out_of_scope") and fits and URGE_ASK.search(text) else None

@@ -38,8 +38,6 @@ def test_clicking_a_suggestion_answers_that_topic(assistant):
     [
         ("个人备案需要准备哪些材料", "那公司呢?", "materials_company"),
         ("华为云初审要多长时间", "管局那边呢", "bureau_review_duration"),
-        ("华东地区的管局有什么特别要求", "那湖南呢?", "regional_central_china"),
-        ("湖北管局有啥特殊规定", "上海呢", "regional_east_china"),
     ],
 )
 def test_follow_ups_resolve_from_the_last_topic(assistant, kb, first, follow_up, topic):
@@ -47,6 +45,30 @@ def test_follow_ups_resolve_from_the_last_topic(assistant, kb, first, follow_up,
     assistant.say(first, sender)
     reply = assistant.text(follow_up, sender)
     assert reply == kb.get(topic).answer
+
+
+@pytest.mark.parametrize("first, follow_up, province, neighbours", [
+    ("华东地区的管局有什么特别要求", "那湖南呢?", "湖南", ("湖北", "河南", "江苏")),
+    ("湖北管局有啥特殊规定", "上海呢", "上海", ("江苏", "浙江", "湖北")),
+])
+def test_a_province_follow_up_answers_that_province_only(assistant, first, follow_up, province, neighbours):
+    from bot.faq.kb import load_provinces
+    from bot.config import get_settings
+
+    sender = f"province-{province}"
+    assistant.say(first, sender)
+    reply = assistant.text(follow_up, sender)
+    assert reply == load_provinces(get_settings().faq_dir)[province].answer
+    assert not any(n in reply for n in neighbours)
+
+
+def test_a_part_of_the_last_answer_is_answered_alone(assistant, kb):
+    sender = "part-how-long"
+    assistant.say("华为云初审要多长时间", sender)
+    assistant.say("管局那边呢", sender)
+    topic = kb.get("bureau_review_duration")
+    reply = assistant.text("大概多久", sender)
+    assert reply == topic.parts["how_long"] and reply != topic.answer
 
 
 def test_out_of_scope_is_declined_politely(assistant):

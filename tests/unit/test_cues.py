@@ -29,3 +29,11 @@ def test_a_number_to_look_up_makes_small_talk_a_lookup():
     assert cue_intent("再查一个 20261020-2271", "goodbye", ["order_id"]) == "ask_order_status"
     assert cue_intent("尾号 7 8 7 8", "faq", ["phone_tail"]) == "ask_order_status"
     assert cue_intent("转人工 我的单号 20261020-2271", "request_human", ["order_id"]) is None
+
+
+def test_requests_are_tasks_and_how_to_questions_stay_faq():
+    assert cue_intent("那行吧,我留个工单", "faq") == "create_ticket"
+    assert cue_intent("麻烦查一下备案订单", "faq") == "ask_order_status"
+    assert cue_intent("工单怎么提交", "faq") is None
+    assert cue_intent("在哪查备案进度", "faq") is None
+    assert cue_intent("帮我看看备案进度在哪里看", "faq") is None
