@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import followup
@@ -29,6 +29,9 @@ FEEDBACK_BUTTONS = [{"title": "有帮助", "payload": "/feedback_helpful"},
 ABOUT_MY_ORDER = re.compile(r"(这个|我的|该|那个)(状态|订单)|需要我(做|干|弄)|我(该|要)怎么(办|做|弄|处理|解决|改)|下一步"
                             r"|(接下来|现在|然后|那)?我?(要|该|需要|得)?(做|干|弄|办)(什么|啥|些什么|点什么)"
                             r"|^(那|那我|我)?(现在|接下来)?(该|要|应该)?怎么(办|弄|做)")
+HOURS_ASKED = re.compile(r"上班|几点|什么时候.{0,4}(打|联系|找|有人)|服务时间|营业|明天.{0,4}(打|找)|有人(接|在)")
+CONTEXT_ACTIONS = ("action_order_status", "action_urge", "action_answer_faq", "action_human_handoff",
+                   "action_out_of_scope", "order_status_form")
 CONTEXT_FLOOR = 0.05  # a topic next to the last one is taken from this ranking confidence up
 
 
@@ -47,6 +50,37 @@ def province_rules() -> Dict[str, ProvinceRules]:
 def topic_button(topic: Topic) -> Dict[Text, Text]:
     """A button that answers `topic` when clicked (or typed as its number on WeChat)."""
     return {"title": topic.question, "payload": "/faq" + json.dumps({"faq_topic": topic.id}, ensure_ascii=False)}
+
+
+def last_reply(tracker: Tracker) -> str | None:
+    """Which of the context-giving actions answered last (before this message)."""
+    current = max((i for i, e in enumerate(tracker.events) if e.get("event") == "user"), default=len(tracker.events))
+    return next((e.get("name") for e in reversed(tracker.events[:current])
+                 if e.get("event") == "action" and e.get("name") in CONTEXT_ACTIONS), None)
+
+
+def context_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict] | None:
+    """A short message that leans on what was just said, answered from it ("要多久啊" right after a
+    lookup, "什么时候上班" right after the hand-over), or None when it stands on its own."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    last = last_reply(tracker)
+    if tracker.get_slot("verified_order") and (
+            ABOUT_MY_ORDER.search(text) or (last in ("action_order_status", "action_urge") and followup.part_asked(text))):
+        from actions.orders import order_status_reply
+
+        return order_status_reply(dispatcher, tracker)
+    if last == "order_status_form" and tracker.get_slot("form_move") in ("dont_know", "refuse") \
+            and ABOUT_MY_ORDER.search(text):  # "那怎么办" after "手机号忘了"
+        dispatcher.utter_message(text="可以登录华为云控制台，进入“ICP备案”直接查看订单进度，不需要手机号；"
+                                      f"或拨打备案热线 {get_settings().hotline}，核实身份后帮您查询。")
+        return []
+    if last == "action_human_handoff" and HOURS_ASKED.search(text):
+        settings = get_settings()
+        dispatcher.utter_message(text=f"人工服务时间是每天 {settings.service_hours}（北京时间），"
+                                      f"热线 {settings.hotline}。不想等的话，我现在就可以帮您提交工单。",
+                                 buttons=[{"title": "提交工单", "payload": "/create_ticket"}])
+        return []
+    return None
 
 
 def in_context(last: Topic | None, ranking, kb: KnowledgeBase) -> Topic | None:
@@ -72,9 +106,11 @@ class ActionAnswerFaq(Action):
         message = tracker.latest_message or {}
         text = message.get("text") or ""
         in_form = bool(tracker.active_loop.get("name"))
-        if tracker.get_slot("verified_order") and ABOUT_MY_ORDER.search(text):
-            return [FollowupAction("action_order_status")]
         topic = _chosen_topic(tracker, kb)
+        if topic is None:
+            leaning = context_reply(dispatcher, tracker)
+            if leaning is not None:
+                return leaning
         facets = followup.detect(text) if topic is None else []
         provinces = [f.value for f in facets if f.key == "province"]
         part = next((f.value for f in facets if f.key == "part"), None)
@@ -255,11 +291,12 @@ class ActionOutOfScope(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         text = (tracker.latest_message or {}).get("text") or ""
-        if tracker.get_slot("verified_order") and ABOUT_MY_ORDER.search(text):
-            return [FollowupAction("action_order_status")]
+        leaning = context_reply(dispatcher, tracker)
+        if leaning is not None:
+            return leaning
         last = knowledge_base().get(tracker.get_slot("faq_topic") or "")
         part = followup.part_in(text, last) if len(text) <= followup.MAX_FOLLOWUP_CHARS else None
         if part:
-            return [FollowupAction("action_answer_faq")]  # the FAQ action answers that part
+            return ActionAnswerFaq().run(dispatcher, tracker, domain)  # the FAQ action answers that part
         dispatcher.utter_message(response="utter_out_of_scope")
         return []

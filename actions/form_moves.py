@@ -54,6 +54,7 @@ REFUSE = re.compile(r"不方便|不(想|用)?留了?|不想(给|留|说|提供|�
 DONT_KNOW = re.compile(r"忘了|忘记|不记得|记不(得|清|住)|不知道|不清楚|不晓得|找不到|没找到|(在|去)?哪(里|儿)?(看|找|查)"
                        r"|怎么(找|查看|看)|没(看到|印象)|不确定|想不起")
 CORRECTION = re.compile(r"写错|打错|输错|填错|说错|搞错|弄错|发错|错了|不对|更正|改(成|为|一下)|应该是|重新(填|写|输)|换(成|个)")
+SWITCH_INTENTS = {"ask_order_status", "create_ticket"}  # another task, even in a description
 SHORT = 16  # characters: longer messages are content, whatever cue they contain
 SLOT_WORDS = re.compile(r"手机|电话|号码|尾号|后四位|后4位|订单号|单号|邮箱|联系方式|联系")
 
@@ -77,12 +78,17 @@ def classify(text: str, intent: str, *, has_value: bool, free_text: bool = False
     short = len(text) <= SHORT
     if has_value:
         return Move.CORRECTION if CORRECTION.search(text) else Move.VALUE
-    if intent in ("request_human", "complain"):
+    # Another task ("帮我查下订单…") takes over; inside a description only when it says so up front.
+    switching = intent in elsewhere and intent in SWITCH_INTENTS and confident and \
+        (not free_text or short or LEAVE.search(text[:6]))
+    if intent in ("request_human", "complain") or switching:
         return Move.ELSEWHERE
     # "…不用了" ends a longer message too: the last words are the decision.
     if (short and LEAVE.search(text)) or LEAVE.search(text[-6:]) or intent == "goodbye":
         return Move.LEAVE
     if free_text:
+        if short and SLOT_WORDS.search(text) and REFUSE.search(text):
+            return Move.REFUSE  # "手机号不方便留" is about the contact, not the problem
         return Move.LEAVE if intent == "deny" and short else Move.VALUE
     if short and CORRECTION.search(text):
         return Move.CORRECTION  # "不对，号码写错了" corrects; it does not cancel

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 FORMAT_HELP = "订单号格式是 ICP + 8位日期 + 5位序号（如 ICP2026110400318），或较早的 日期-4位序号（如 20261104-2271）。"
 _ATTEMPT = re.compile(r"icp\s*[\d-]+|\d{6,}(?:-\d+)?", re.I)  # looks like someone typed a number
 _FOUR_DIGITS = re.compile(r"\D*((?:\d ?){3}\d)\D*")
+_LONE_FOUR = re.compile(r"(?<![\d-])(\d{4})(?![\d-])")
 
 
 def storage_failure(dispatcher: CollectingDispatcher) -> None:
@@ -66,6 +67,25 @@ def check_owner(sender_id: str, order_no: str, tail: str) -> Optional[bool]:
         return ok
 
 
+def tail_in(tracker: Tracker) -> Optional[str]:
+    """Phone digits in the message that no entity labelled as such: a whole phone number, four
+    digits beside an order number, or four bare digits when the digits were asked for."""
+    phone = next(tracker.get_latest_entity_values("phone"), None)
+    if phone:
+        return phone[-4:]
+    text = normalize(tracker.latest_message.get("text"))
+    order = next((e for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "order_id"), None)
+    if order and order.get("end") is not None:
+        rest = text[:order.get("start", 0)] + " " + text[order["end"]:]
+        groups = _LONE_FOUR.findall(rest)
+        if len(groups) == 1:
+            return groups[0]
+    if tracker.get_slot("requested_slot") == "phone_tail":
+        match = _FOUR_DIGITS.fullmatch(text)
+        return match.group(1).replace(" ", "") if match else None
+    return None
+
+
 class ValidateOrderStatusForm(GuidedFormValidation):
     """Collects the order number and the phone's last four digits, and checks them together.
 
@@ -88,15 +108,13 @@ class ValidateOrderStatusForm(GuidedFormValidation):
     # --- what the message carries -------------------------------------------------------------
 
     def values_in_message(self, tracker: Tracker) -> Dict[Text, Any]:
-        found = {name: next(tracker.get_latest_entity_values(name), None) for name in ("order_id", "phone_tail", "phone")}
+        found = {name: next(tracker.get_latest_entity_values(name), None) for name in ("order_id", "phone_tail")}
         values = {k: v for k, v in found.items() if v}
         text = normalize(tracker.latest_message.get("text"))
-        requested = tracker.get_slot("requested_slot")
-        if requested == "order_id" and "order_id" not in values and _ATTEMPT.search(text):
+        if tracker.get_slot("requested_slot") == "order_id" and "order_id" not in values and _ATTEMPT.search(text):
             values["order_id"] = _ATTEMPT.search(text).group()
-        if requested == "phone_tail" and _FOUR_DIGITS.fullmatch(text):
-            values["phone_tail"] = _FOUR_DIGITS.fullmatch(text).group(1)
-        return values
+        tail = values.get("phone_tail") or tail_in(tracker)
+        return {**values, **({"phone_tail": tail} if tail else {})}
 
     async def extract_order_id(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: DomainDict) -> Dict[Text, Any]:
@@ -114,16 +132,12 @@ class ValidateOrderStatusForm(GuidedFormValidation):
 
     async def extract_phone_tail(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> Dict[Text, Any]:
-        """When asked for the digits, a bare "5678" (or "5 6 7 8") or a whole phone number answers it."""
+        """When asked for the digits, a bare "5678" (or "5 6 7 8") or a whole phone number answers
+        it; so does four digits typed right after the order number ("ICP2026111600733 6666")."""
         if next(tracker.get_latest_entity_values("phone_tail"), None):
             return {}
-        phone = next(tracker.get_latest_entity_values("phone"), None)
-        if phone:
-            return {"phone_tail": phone[-4:]}
-        if tracker.get_slot("requested_slot") != "phone_tail":
-            return {}
-        match = _FOUR_DIGITS.fullmatch(normalize(tracker.latest_message.get("text")))
-        return {"phone_tail": match.group(1).replace(" ", "")} if match else {}
+        tail = tail_in(tracker)
+        return {"phone_tail": tail} if tail else {}
 
     # --- validation -----------------------------------------------------------------------------
 
@@ -214,21 +228,26 @@ class ActionOrderStatus(Action):
         return "action_order_status"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
-        if (tracker.get_slot("lookup_failures") or 0) >= get_settings().lookup_max_failures:
-            locked_reply(dispatcher)
-            return []
-        order_no = tracker.get_slot("order_id")
-        if not order_no or tracker.get_slot("verified_order") != order_no or not tracker.get_slot("phone_tail"):
-            return []  # the lookup was left or ended without the owner check: nothing to say
-        try:
-            with session_scope() as session:
-                order = repository.get_order(session, order_no)
-                reply = describe(order) if order is not None else None
-        except SQLAlchemyError:
-            logger.exception("order lookup failed for sender %s", tracker.sender_id)
-            storage_failure(dispatcher)
-            return []
-        if reply is None:
-            return []
-        dispatcher.utter_message(text=reply)
-        return [SlotSet("verified_order", order_no)]
+        return order_status_reply(dispatcher, tracker)
+
+
+def order_status_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict]:
+    """The verified order's status in plain words (also for "这个状态我要做什么" afterwards)."""
+    if (tracker.get_slot("lookup_failures") or 0) >= get_settings().lookup_max_failures:
+        locked_reply(dispatcher)
+        return []
+    order_no = tracker.get_slot("order_id")
+    if not order_no or tracker.get_slot("verified_order") != order_no or not tracker.get_slot("phone_tail"):
+        return []  # the lookup was left or ended without the owner check: nothing to say
+    try:
+        with session_scope() as session:
+            order = repository.get_order(session, order_no)
+            reply = describe(order) if order is not None else None
+    except SQLAlchemyError:
+        logger.exception("order lookup failed for sender %s", tracker.sender_id)
+        storage_failure(dispatcher)
+        return []
+    if reply is None:
+        return []
+    dispatcher.utter_message(text=reply)
+    return [SlotSet("verified_order", order_no)]

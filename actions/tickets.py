@@ -90,6 +90,7 @@ def is_complaint(tracker: Tracker) -> bool:
 class ValidateTicketForm(GuidedFormValidation):
     form_slots = ("ticket_description", "ticket_contact")
     free_text_slots = ("ticket_description",)
+    elsewhere_intents = GuidedFormValidation.elsewhere_intents | {"urge", "ask_order_status"}
 
     def name(self) -> Text:
         return "validate_ticket_form"
@@ -168,6 +169,8 @@ class ValidateTicketForm(GuidedFormValidation):
         return end_form(**{name: None for name in TICKET_SLOTS})
 
     def on_refuse(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> List[Dict[Text, Any]]:
+        if slot == "ticket_description":  # "手机号不方便留" before the contact was even asked
+            return [SlotSet(NOTE, "没关系，联系方式到时留个邮箱也可以。先请描述一下您遇到的问题。")]
         if slot != "ticket_contact":
             return [SlotSet(NOTE, self.unclear_note(slot))]
         text = normalize(tracker.latest_message.get("text"))

@@ -144,6 +144,8 @@ def judge(expect: Dict[str, Any], replies: List[Dict[str, Any]], tracker: Dict[s
         failures.append(f"{len(prompts)} prompts in one reply: {prompts}")
     if prompts and _MENU in text:
         failures.append("a menu stacked on a form prompt")
+    if "action_default_fallback" in done and len(done) > 1:
+        failures.append(f"a fallback stacked on another reply: {done}")
 
     # What this turn states.
     if "intent" in expect:

@@ -20,10 +20,11 @@ from typing import Iterable, Optional
 COMPLAIN = re.compile(r"投诉|举报|差评|垃圾|什么破|破(服务|系统|网站|客服)|差劲|态度(很|太|真|极|非常)?(差|恶劣)|忍不了|坑人|太坑|complain")
 GOODBYE = re.compile(r"再见|拜拜|拜了|bye|回见|下次聊|下线|先撤|溜了|先这样(吧|了)?$|88$", re.I)
 THANKS = re.compile(r"谢|thx|thank|3q|辛苦|感恩", re.I)
-URGE = re.compile(r"加急|催(一下|一催|催|审|他们|管局)?|快点|快一点|尽快|加快|快些|(怎么|咋|为啥|为什么)还(没|在)|还没(好|审|批|下来|出结果|通过|弄完)"
+NOT_COMPLAINING = re.compile(r"(不|别|不用|不想|没)(再)?(投诉|举报)")  # "算了不投诉了"
+URGE = re.compile(r"(这么|太|好)慢|加急|催(一下|一催|催|审|他们|管局)?|快点|快一点|尽快|加快|快些|(怎么|咋|为啥|为什么)还(没|在)|还没(好|审|批|下来|出结果|通过|弄完)"
                   r"|expedite|hurry|speed (it )?up|faster|asap|push them", re.I)
 # In a longer message only an explicit ask to hurry counts ("老板催网站上线…" is not one).
-URGE_ASK = re.compile(r"加急|催(一下|一催|催|审|他们|管局)|快(点|一点|些)|加快|尽快|(怎么|咋|为啥|为什么)还(没|在)"
+URGE_ASK = re.compile(r"(这么|太|好)慢|加急|催(一下|一催|催|审|他们|管局)|快(点|一点|些)|加快|尽快|(怎么|咋|为啥|为什么)还(没|在)"
                       r"|expedite|hurry|speed (it )?up|asap|push them", re.I)
 HELPFUL = re.compile(r"有帮助|有用|帮到(我|了)|管用|解决了|helpful")
 UNHELPFUL = re.compile(r"没(有)?帮助|没(啥|什么)?用|不管用|答非所问|没解决|不是我要的|useless|not helpful")
@@ -41,7 +42,7 @@ def cue_intent(text: str, predicted: Optional[str], entities: Iterable[str] = ()
     entity types found in it, or None."""
     if not text:
         return None
-    if COMPLAIN.search(text):
+    if COMPLAIN.search(text) and not NOT_COMPLAINING.search(text):
         return "complain"
     if predicted in NON_TASK and TASK_ENTITIES & set(entities):
         return "ask_order_status"  # "再查一个 20261020-2271", "尾号 7 8 7 8"

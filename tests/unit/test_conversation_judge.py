@@ -57,3 +57,9 @@ def test_the_users_own_words_quoted_back_are_not_the_bots_register():
     t = tracker(["action_ask_ticket_confirmed"])
     t["events"][0] = {"event": "user", "text": "你们审核太慢了"}
     assert judge({}, reply("请确认：\n- 问题描述：你们审核太慢了"), t) == []
+
+
+def test_a_fallback_stacked_on_an_answer_fails():
+    t = tracker(["action_order_status", "action_default_fallback"])
+    assert any("fallback stacked" in f for f in judge({}, reply("订单…", "抱歉，我没太明白"), t))
+    assert judge({}, reply("抱歉，我没太明白"), tracker(["action_default_fallback"])) == []
