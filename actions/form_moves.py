@@ -58,6 +58,7 @@ SWITCH_INTENTS = {"ask_order_status", "create_ticket"}  # another task, even in 
 SHORT = 16  # characters: longer messages are content, whatever cue they contain
 SLOT_WORDS = re.compile(r"手机|电话|号码|尾号|后四位|后4位|订单号|单号|邮箱|联系方式|联系")
 
+
 def message_text(tracker: Tracker) -> str:
     return normalize((tracker.latest_message or {}).get("text"))
 
