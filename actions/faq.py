@@ -88,8 +88,8 @@ def in_context(last: Topic | None, ranking, kb: KnowledgeBase) -> Topic | None:
     related one): "转完还要重新审核吗" right after the transfer answer is about transfers."""
     if last is None:
         return None
-    near = {last.id, *last.related}
-    return next((kb.get(t) for t, score in ranking if t in near and score >= CONTEXT_FLOOR and kb.get(t)), None)
+    near = {t for t in (last.id, *last.related) if kb.get(t) is not None}
+    return next((kb.get(t) for t, score in ranking if t in near and score >= CONTEXT_FLOOR), None)
 
 
 def _chosen_topic(tracker: Tracker, kb: KnowledgeBase) -> Topic | None:
@@ -106,7 +106,7 @@ class ActionAnswerFaq(Action):
         message = tracker.latest_message or {}
         text = message.get("text") or ""
         in_form = bool(tracker.active_loop.get("name"))
-        topic = _chosen_topic(tracker, kb)
+        chosen = topic = _chosen_topic(tracker, kb)
         if topic is None:
             leaning = context_reply(dispatcher, tracker)
             if leaning is not None:
@@ -135,7 +135,7 @@ class ActionAnswerFaq(Action):
                 # Inside a form an unclear aside gets no menu: the form asks its question next.
                 return [] if in_form else self._offer_choices(dispatcher, kb, reading.faq_candidates)
         last_id = tracker.get_slot("faq_topic")
-        if topic.id == last_id and not _chosen_topic(tracker, kb):
+        if topic.id == last_id and chosen is None:
             part = followup.part_in(text, topic)  # "具体原因在哪里看": not the whole answer again
             if part:
                 return self._answer_part(dispatcher, topic, part, in_form)

@@ -19,9 +19,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.form_moves import MOVE, NOTE, STOP, AskWithNote, GuidedFormValidation, end_form
+from actions.form_moves import MOVE, NOTE, STOP, AskWithNote, GuidedFormValidation, end_form, message_text
 from bot.config import get_settings
-from bot.nlu.normalize import normalize
 from bot.nlu.patterns import is_order_id
 from bot.order_status import WHERE_TO_FIND_ORDER_NO, describe
 from bot.storage import repository
@@ -73,7 +72,7 @@ def tail_in(tracker: Tracker) -> Optional[str]:
     phone = next(tracker.get_latest_entity_values("phone"), None)
     if phone:
         return phone[-4:]
-    text = normalize(tracker.latest_message.get("text"))
+    text = message_text(tracker)
     order = next((e for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "order_id"), None)
     if order and order.get("end") is not None:
         rest = text[:order.get("start", 0)] + " " + text[order["end"]:]
@@ -110,7 +109,7 @@ class ValidateOrderStatusForm(GuidedFormValidation):
     def values_in_message(self, tracker: Tracker) -> Dict[Text, Any]:
         found = {name: next(tracker.get_latest_entity_values(name), None) for name in ("order_id", "phone_tail")}
         values = {k: v for k, v in found.items() if v}
-        text = normalize(tracker.latest_message.get("text"))
+        text = message_text(tracker)
         if tracker.get_slot("requested_slot") == "order_id" and "order_id" not in values and _ATTEMPT.search(text):
             values["order_id"] = _ATTEMPT.search(text).group()
         tail = values.get("phone_tail") or tail_in(tracker)
@@ -127,7 +126,7 @@ class ValidateOrderStatusForm(GuidedFormValidation):
             return {}
         if next(tracker.get_latest_entity_values("order_id"), None):
             return {}  # the entity mapping fills it
-        attempt = _ATTEMPT.search(normalize(tracker.latest_message.get("text")))
+        attempt = _ATTEMPT.search(message_text(tracker))
         return {"order_id": attempt.group().replace(" ", "")} if attempt else {}
 
     async def extract_phone_tail(self, dispatcher: CollectingDispatcher, tracker: Tracker,

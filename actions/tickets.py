@@ -21,9 +21,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.form_moves import MOVE, NOTE, REQUESTED, AskWithNote, GuidedFormValidation, end_form, intent_of
+from actions.form_moves import (MOVE, NOTE, REQUESTED, AskWithNote, GuidedFormValidation, end_form, intent_of,
+                                message_text)
 from bot.config import get_settings
-from bot.nlu.normalize import normalize
 from bot.nlu.patterns import MOBILE
 from bot.storage import repository
 from bot.storage.db import session_scope
@@ -76,7 +76,7 @@ _NOT = re.compile(r"不(要|用|提|交|确认|行|对|是)|别|取消|先等|�
 
 def confirms(tracker: Tracker) -> bool:
     """The whole message is a yes ("确认", "好的提交吧", the button): short, so "是不是还要…" is not."""
-    text = normalize(tracker.latest_message.get("text"))
+    text = message_text(tracker)
     intent, _ = intent_of(tracker)
     if _NOT.search(text):
         return False
@@ -128,7 +128,7 @@ class ValidateTicketForm(GuidedFormValidation):
     async def extract_ticket_description(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         if tracker.get_slot(REQUESTED) != "ticket_description":
             return {}
-        return {"ticket_description": normalize(tracker.latest_message.get("text"))}
+        return {"ticket_description": message_text(tracker)}
 
     async def extract_ticket_contact(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         """A contact found in the sentence, at the contact step or as a correction at the summary."""
@@ -173,7 +173,7 @@ class ValidateTicketForm(GuidedFormValidation):
             return [SlotSet(NOTE, "没关系，联系方式到时留个邮箱也可以。先请描述一下您遇到的问题。")]
         if slot != "ticket_contact":
             return [SlotSet(NOTE, self.unclear_note(slot))]
-        text = normalize(tracker.latest_message.get("text"))
+        text = message_text(tracker)
         refused_before = tracker.get_slot(MOVE) == "refuse"
         if refused_before or REFUSE_ALL.search(text):
             dispatcher.utter_message(

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Iterable
+from types import MappingProxyType
+from typing import Iterable, Mapping
 
 import yaml
 
@@ -50,11 +52,16 @@ class KnowledgeBase:
     def topics(self) -> tuple[Topic, ...]:
         return tuple(t for g in self.groups for t in g.topics)
 
+    @cached_property
+    def _index(self) -> Mapping[str, Topic]:
+        """Built once: the FAQ action looks topics up many times a turn."""
+        return MappingProxyType({t.id: t for t in self.topics})
+
     def by_id(self) -> dict[str, Topic]:
-        return {t.id: t for t in self.topics}
+        return dict(self._index)
 
     def get(self, topic_id: str) -> Topic | None:
-        return self.by_id().get(topic_id)
+        return self._index.get(topic_id)
 
 
 def _topic(raw: dict, group: str) -> Topic:
