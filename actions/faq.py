@@ -2,7 +2,6 @@
 and the user's "有帮助 / 没帮助" on an answer, stored for the knowledge base's owners."""
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -17,6 +16,7 @@ from bot import followup
 from bot.config import get_settings
 from bot.faq.kb import KnowledgeBase, ProvinceRules, Topic, load_kb, load_provinces
 from bot.ranking import faq_ranking, read
+from bot.storage.db import off_loop
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def last_reply(tracker: Tracker) -> str | None:
                  if e.get("event") == "action" and e.get("name") in CONTEXT_ACTIONS), None)
 
 
-def context_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict] | None:
+async def context_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict] | None:
     """A short message that leans on what was just said, answered from it ("要多久啊" right after a
     lookup, "什么时候上班" right after the hand-over), or None when it stands on its own."""
     text = (tracker.latest_message or {}).get("text") or ""
@@ -68,7 +68,7 @@ def context_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Di
             ABOUT_MY_ORDER.search(text) or (last in ("action_order_status", "action_urge") and followup.part_asked(text))):
         from actions.orders import order_status_reply
 
-        return order_status_reply(dispatcher, tracker)
+        return await order_status_reply(dispatcher, tracker)
     if last == "order_status_form" and tracker.get_slot("form_move") in ("dont_know", "refuse") \
             and ABOUT_MY_ORDER.search(text):  # "那怎么办" after "手机号忘了"
         dispatcher.utter_message(text="可以登录华为云控制台，进入“ICP备案”直接查看订单进度，不需要手机号；"
@@ -101,14 +101,14 @@ class ActionAnswerFaq(Action):
     def name(self) -> Text:
         return "action_answer_faq"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         kb = knowledge_base()
         message = tracker.latest_message or {}
         text = message.get("text") or ""
         in_form = bool(tracker.active_loop.get("name"))
         chosen = topic = _chosen_topic(tracker, kb)
         if topic is None:
-            leaning = context_reply(dispatcher, tracker)
+            leaning = await context_reply(dispatcher, tracker)
             if leaning is not None:
                 return leaning
         facets = followup.detect(text) if topic is None else []
@@ -266,7 +266,7 @@ class ActionAnswerFeedback(Action):
             fields = dict(conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "",
                           topic=topic.id, question=mask_text(asked_question(rated[1], topic)), helpful=helpful)
             try:
-                await asyncio.to_thread(store_answer_feedback, **fields)
+                await off_loop(store_answer_feedback, **fields)
             except Exception:  # a verdict is worth a log line, never a failed turn
                 logger.exception("answer feedback on %s not stored for sender %s", topic.id, tracker.sender_id)
         if helpful:
@@ -289,14 +289,14 @@ class ActionOutOfScope(Action):
     def name(self) -> Text:
         return "action_out_of_scope"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         text = (tracker.latest_message or {}).get("text") or ""
-        leaning = context_reply(dispatcher, tracker)
+        leaning = await context_reply(dispatcher, tracker)
         if leaning is not None:
             return leaning
         last = knowledge_base().get(tracker.get_slot("faq_topic") or "")
         part = followup.part_in(text, last) if len(text) <= followup.MAX_FOLLOWUP_CHARS else None
         if part:
-            return ActionAnswerFaq().run(dispatcher, tracker, domain)  # the FAQ action answers that part
+            return await ActionAnswerFaq().run(dispatcher, tracker, domain)  # the FAQ action answers that part
         dispatcher.utter_message(response="utter_out_of_scope")
         return []

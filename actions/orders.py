@@ -6,7 +6,6 @@ per conversation (slot) and per sender in the database (shared by every replica)
 """
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import re
@@ -24,7 +23,7 @@ from bot.config import get_settings
 from bot.nlu.patterns import is_order_id
 from bot.order_status import WHERE_TO_FIND_ORDER_NO, describe
 from bot.storage import repository
-from bot.storage.db import session_scope
+from bot.storage.db import off_loop, session_scope
 from bot.storage.models import utcnow
 
 logger = logging.getLogger(__name__)
@@ -48,9 +47,10 @@ def locked_reply(dispatcher: CollectingDispatcher) -> None:
              f"- 或拨打备案热线 {get_settings().hotline}")
 
 
-def check_owner(sender_id: str, order_no: str, tail: str) -> Optional[bool]:
-    """True when the tail matches the order's phone, False when not (recorded, rate limited), None
-    when the sender or the order is locked out. Raises SQLAlchemyError when the database fails."""
+def check_owner(sender_id: str, order_no: str, tail: str) -> Optional[str]:
+    """The order's status in plain words when the tail matches its phone, "" when not (recorded,
+    rate limited), None when the sender or the order is locked out. One read serves both the check
+    and the reply. Raises SQLAlchemyError when the database fails."""
     settings = get_settings()
     with session_scope() as session:
         since = utcnow() - timedelta(seconds=settings.lookup_window_seconds)
@@ -63,7 +63,7 @@ def check_owner(sender_id: str, order_no: str, tail: str) -> Optional[bool]:
         order = repository.get_order(session, order_no)
         ok = order is not None and hmac.compare_digest((order.phone or "")[-4:].encode(), tail.encode())
         repository.record_lookup(session, sender_id=sender_id, order_no=order_no, succeeded=ok)
-        return ok
+        return describe(order) if ok else ""
 
 
 def tail_in(tracker: Tracker) -> Optional[str]:
@@ -161,15 +161,15 @@ class ValidateOrderStatusForm(GuidedFormValidation):
         if tracker.get_slot("verified_order") == order_no:
             return {"phone_tail": value}
         try:
-            ok = await asyncio.to_thread(check_owner, tracker.sender_id, order_no, value)
+            reply = await off_loop(check_owner, tracker.sender_id, order_no, value)
         except SQLAlchemyError:
             logger.exception("order lookup failed for sender %s", tracker.sender_id)
             storage_failure(dispatcher)
             return {"phone_tail": None, MOVE: STOP}
-        if ok:
-            return {"phone_tail": value, "verified_order": order_no}
+        if reply:
+            return {"phone_tail": value, "verified_order": order_no, "order_reply": reply}
         settings = get_settings()
-        failures = settings.lookup_max_failures if ok is None else int(tracker.get_slot("lookup_failures") or 0) + 1
+        failures = settings.lookup_max_failures if reply is None else int(tracker.get_slot("lookup_failures") or 0) + 1
         left = settings.lookup_max_failures - failures
         slots: Dict[Text, Any] = {"phone_tail": None, "lookup_failures": float(failures), "verified_order": None}
         if left > 0:
@@ -226,27 +226,34 @@ class ActionOrderStatus(Action):
     def name(self) -> Text:
         return "action_order_status"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
-        return order_status_reply(dispatcher, tracker)
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+        return await order_status_reply(dispatcher, tracker)
 
 
-def order_status_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict]:
-    """The verified order's status in plain words (also for "这个状态我要做什么" afterwards)."""
+def read_status(order_no: str) -> Optional[str]:
+    with session_scope() as session:
+        order = repository.get_order(session, order_no)
+        return describe(order) if order is not None else None
+
+
+async def order_status_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict]:
+    """The verified order's status in plain words: the one the identity check just read, else read
+    again (for "这个状态我要做什么" later in the conversation)."""
     if (tracker.get_slot("lookup_failures") or 0) >= get_settings().lookup_max_failures:
         locked_reply(dispatcher)
         return []
     order_no = tracker.get_slot("order_id")
     if not order_no or tracker.get_slot("verified_order") != order_no or not tracker.get_slot("phone_tail"):
         return []  # the lookup was left or ended without the owner check: nothing to say
-    try:
-        with session_scope() as session:
-            order = repository.get_order(session, order_no)
-            reply = describe(order) if order is not None else None
-    except SQLAlchemyError:
-        logger.exception("order lookup failed for sender %s", tracker.sender_id)
-        storage_failure(dispatcher)
-        return []
+    reply = tracker.get_slot("order_reply")
+    if not reply:
+        try:
+            reply = await off_loop(read_status, order_no)
+        except SQLAlchemyError:
+            logger.exception("order lookup failed for sender %s", tracker.sender_id)
+            storage_failure(dispatcher)
+            return []
     if reply is None:
         return []
     dispatcher.utter_message(text=reply)
-    return [SlotSet("verified_order", order_no)]
+    return [SlotSet("verified_order", order_no), SlotSet("order_reply", None)]

@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -26,7 +26,7 @@ from actions.form_moves import (MOVE, NOTE, REQUESTED, AskWithNote, GuidedFormVa
 from bot.config import get_settings
 from bot.nlu.patterns import MOBILE
 from bot.storage import repository
-from bot.storage.db import session_scope
+from bot.storage.db import off_loop, session_scope
 from bot.storage.models import Ticket, utcnow
 from bot.storage.privacy import mask_contact
 
@@ -244,22 +244,18 @@ class ActionCreateTicket(Action):
     def name(self) -> Text:
         return "action_create_ticket"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
         if not tracker.get_slot("ticket_confirmed"):
             return []
-        key = tracker.get_slot("ticket_key") or uuid.uuid4().hex
+        fields = dict(idempotency_key=tracker.get_slot("ticket_key") or uuid.uuid4().hex,
+                      sender_id=tracker.sender_id, topic=tracker.get_slot("ticket_topic") or DEFAULT_TOPIC,
+                      kind="complaint" if is_complaint(tracker) else "question",
+                      description=tracker.get_slot("ticket_description") or "",
+                      contact=tracker.get_slot("ticket_contact") or "",
+                      order_no=tracker.get_slot("verified_order") or tracker.get_slot("order_id"),
+                      transcript=transcript(tracker))
         try:
-            with session_scope() as session:
-                ticket = repository.create_ticket(
-                    session, idempotency_key=key, sender_id=tracker.sender_id,
-                    topic=tracker.get_slot("ticket_topic") or DEFAULT_TOPIC,
-                    kind="complaint" if is_complaint(tracker) else "question",
-                    description=tracker.get_slot("ticket_description") or "",
-                    contact=tracker.get_slot("ticket_contact") or "",
-                    order_no=tracker.get_slot("verified_order") or tracker.get_slot("order_id"),
-                    transcript=transcript(tracker))
-                session.flush()
-                ticket_no, ticket_id = ticket.ticket_no, ticket.id
+            ticket_no, ticket_id = await off_loop(store_ticket, **fields)
         except (SQLAlchemyError, RuntimeError):
             logger.exception("storing a ticket failed for sender %s", tracker.sender_id)
             dispatcher.utter_message(
@@ -274,6 +270,14 @@ class ActionCreateTicket(Action):
         else:
             dispatcher.utter_message(text=f"工单已提交，编号 **{ticket_no}**。客服会通过您留的联系方式跟进，请留意。")
         return [SlotSet(name, None) for name in TICKET_SLOTS] + [SlotSet("ticket_no", ticket_no)]
+
+
+def store_ticket(**fields: Any) -> Tuple[str, int]:
+    """Store the ticket (once per idempotency key); its number and row id."""
+    with session_scope() as session:
+        ticket = repository.create_ticket(session, **fields)
+        session.flush()
+        return ticket.ticket_no, ticket.id
 
 
 def forward_later(ticket_id: int) -> None:

@@ -6,7 +6,8 @@ the honest answer: who can act (often nobody, or the user), and how long it norm
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from datetime import datetime
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -17,7 +18,7 @@ from actions.handoff import TICKET_BUTTON
 from bot.clock import tracker_now, working_days_between
 from bot.config import get_settings
 from bot.storage import repository
-from bot.storage.db import session_scope
+from bot.storage.db import off_loop, session_scope
 from bot.storage.models import CHINA_TZ
 
 logger = logging.getLogger(__name__)
@@ -64,20 +65,24 @@ def general_reply() -> str:
             "告诉我订单号，我帮您看看是不是已经超过正常时间。")
 
 
+def status_since(order_no: str) -> Tuple[Optional[str], Optional[datetime]]:
+    """The order's status and since when it has had it (None, None for an unknown order)."""
+    with session_scope() as session:
+        order = repository.get_order(session, order_no)
+        return (order.status, order.updated_at or order.submitted_at) if order else (None, None)
+
+
 class ActionUrge(Action):
     def name(self) -> Text:
         return "action_urge"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
         order_no = tracker.get_slot("verified_order")
         if not order_no:
             dispatcher.utter_message(text=general_reply(), buttons=[LOOKUP_BUTTON])
             return []
         try:
-            with session_scope() as session:
-                order = repository.get_order(session, order_no)
-                status = order.status if order else None
-                since = (order.updated_at or order.submitted_at) if order else None
+            status, since = await off_loop(status_since, order_no)
         except SQLAlchemyError:
             logger.exception("urge lookup failed for sender %s", tracker.sender_id)
             dispatcher.utter_message(text=general_reply())

@@ -4,17 +4,20 @@
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional, Union
+from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar, Union
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session
 
 from bot.config import ROOT
+
+T = TypeVar("T")
 
 DEFAULT_URL = "sqlite:///var/app.db"
 ALEMBIC_INI = ROOT / "alembic.ini"
@@ -103,6 +106,13 @@ def session_scope(engine: Optional[Engine] = None) -> Iterator[Session]:
     with Session(engine or get_engine(), future=True, expire_on_commit=False) as session:
         with session.begin():
             yield session
+
+
+async def off_loop(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run blocking database work in a worker thread. Every action's database work goes through
+    here, so a slow or stuck database delays only that action, never the action server's event loop
+    (and with it every other conversation's FAQ answers)."""
+    return await asyncio.to_thread(work, *args, **kwargs)
 
 
 def ensure_database(url: Union[str, URL]) -> bool:

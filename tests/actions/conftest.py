@@ -61,3 +61,4 @@ def unreachable_database(monkeypatch):
     yield
     db.dispose_engines()
     get_settings.cache_clear()
+

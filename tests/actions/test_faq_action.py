@@ -3,11 +3,12 @@ import json
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import ActionAnswerFaq
+from tests.actions.helpers import run_action
 
 
 def run(tracker):
     dispatcher = CollectingDispatcher()
-    events = ActionAnswerFaq().run(dispatcher, tracker, {})
+    events = run_action(ActionAnswerFaq(), dispatcher, tracker, {})
     return dispatcher.messages, events
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from actions.faq import FEEDBACK_BUTTONS, ActionAnswerFaq, ActionAnswerFeedback, rated_answer
 from bot.storage.db import session_scope
 from bot.storage.feedback import AnswerFeedback
+from tests.actions.helpers import run_action
 
 QUESTION = "个人备案要啥材料 我手机13812345678"
 RANKING = [("materials_individual", 0.8), ("materials_company", 0.1), ("filing_free", 0.05),
@@ -52,7 +53,7 @@ def faq_topics(message):
 
 def test_an_answer_ends_with_the_two_feedback_buttons_after_its_related_topics(tracker_for, kb):
     dispatcher = CollectingDispatcher()
-    ActionAnswerFaq().run(dispatcher, tracker_for("个人备案要什么材料", ranking=[("materials_individual", 0.9)]), {})
+    run_action(ActionAnswerFaq(), dispatcher, tracker_for("个人备案要什么材料", ranking=[("materials_individual", 0.9)]), {})
     buttons = dispatcher.messages[0]["buttons"]
     assert buttons[-2:] == FEEDBACK_BUTTONS
     assert [b["payload"] for b in buttons[-2:]] == ["/feedback_helpful", "/feedback_unhelpful"]
@@ -63,7 +64,7 @@ def test_an_answer_inside_a_form_asks_no_verdict(tracker_for):
     tracker = tracker_for("管局审核要多久", ranking=[("bureau_review_duration", 0.9)])
     tracker.active_loop = {"name": "ticket_form"}
     dispatcher = CollectingDispatcher()
-    ActionAnswerFaq().run(dispatcher, tracker, {})
+    run_action(ActionAnswerFaq(), dispatcher, tracker, {})
     assert not [b for b in dispatcher.messages[0]["buttons"] if b["payload"].startswith("/feedback")]
 
 

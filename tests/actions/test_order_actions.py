@@ -10,6 +10,7 @@ from actions.orders import ActionOrderStatus, ValidateOrderStatusForm
 from bot.storage import repository
 from bot.storage.db import session_scope
 from bot.storage.models import utcnow
+from tests.actions.helpers import run_action
 
 
 def lookup(tracker_for, order_id, tail, failures=0, sender=None):
@@ -19,7 +20,7 @@ def lookup(tracker_for, order_id, tail, failures=0, sender=None):
     dispatcher = CollectingDispatcher()
     validated = asyncio.run(ValidateOrderStatusForm().validate_phone_tail(tail, dispatcher, tracker, {}))
     tracker.slots.update(validated)
-    events = ActionOrderStatus().run(dispatcher, tracker, {})
+    events = run_action(ActionOrderStatus(), dispatcher, tracker, {})
     texts = [m["text"] for m in dispatcher.messages] + [validated.get(NOTE) or ""]
     return "\n".join(texts), {**validated, **{e["name"]: e["value"] for e in events if e["event"] == "slot"}}
 
@@ -27,7 +28,29 @@ def lookup(tracker_for, order_id, tail, failures=0, sender=None):
 def test_right_digits_show_status_wait_and_next_step(tracker_for, app_database):
     text, slots = lookup(tracker_for, "ICP2026111200298", "9999")
     assert "管局驳回" in text and "官方" in text and "20个工作日" in text
-    assert slots == {"phone_tail": "9999", "verified_order": "ICP2026111200298"}
+    assert slots == {"phone_tail": "9999", "verified_order": "ICP2026111200298", "order_reply": None}
+
+
+def test_a_lookup_reads_the_order_once(tracker_for, app_database):
+    """The identity check's reading serves the reply: one SELECT of the order per lookup."""
+    from sqlalchemy import event
+
+    from bot.storage.db import get_engine
+
+    reads = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM filing_orders" in statement:
+            reads.append(statement)
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        text, _ = lookup(tracker_for, "ICP2026111200298", "9999")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert "管局驳回" in text
+    assert len(reads) == 1
 
 
 def test_wrong_digits_and_unknown_order_are_indistinguishable(tracker_for, app_database):

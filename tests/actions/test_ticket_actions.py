@@ -11,6 +11,7 @@ from sqlalchemy import select
 from actions.tickets import ActionCreateTicket, forward, normalize_contact
 from bot.storage.db import session_scope
 from bot.storage.models import Ticket
+from tests.actions.helpers import run_action
 
 HISTORY = [{"event": "user", "text": "帮我提个工单"}, {"event": "bot", "text": "请描述一下您遇到的问题"},
            {"event": "user", "text": "驳回了三次，看不懂原因"}]
@@ -21,7 +22,7 @@ def confirm(tracker_for, key, sender="ticket-user", **slots):
         "ticket_key": key, "ticket_topic": "订单 ICP2026111200298", "ticket_description": "驳回了三次，看不懂原因",
         "ticket_contact": "13812345678", "ticket_confirmed": True, "order_id": "ICP2026111200298", **slots})
     dispatcher = CollectingDispatcher()
-    events = ActionCreateTicket().run(dispatcher, tracker, {})
+    events = run_action(ActionCreateTicket(), dispatcher, tracker, {})
     return dispatcher.messages[0]["text"], events
 
 
@@ -55,7 +56,7 @@ def test_the_same_draft_confirmed_twice_is_one_ticket(tracker_for, app_database)
 
 def test_unconfirmed_draft_creates_nothing(tracker_for, app_database):
     tracker = tracker_for("不", intent="deny", slots={"ticket_confirmed": None})
-    assert ActionCreateTicket().run(CollectingDispatcher(), tracker, {}) == []
+    assert run_action(ActionCreateTicket(), CollectingDispatcher(), tracker, {}) == []
     assert stored(app_database) == []
 
 
