@@ -4,12 +4,16 @@ An agent answering a customer by hand pastes the customer's message and gets wha
 makes of it, without the message becoming part of any conversation:
 
     POST /webhooks/copilot/suggest               {"text": "…", "conversation_id": "…"?}
-      → {"intent": {name, confidence}, "candidates": [{topic, question, answer, confidence}] (3-5),
+      → {"intent": {name, confidence}, "candidates": [{topic, question, answer, answer_plain, confidence}] (3-5),
          "entities": [{entity, value, start, end}], "order": {order_no, status, status_label, …} | null,
          "conversation_id": … | null}
     GET  /webhooks/copilot/conversations/<id>    → {"conversation_id", "turns": [{who, text, time, …}]}
     POST /webhooks/copilot/feedback              {"topic", "text", "verdict": "used"|"wrong", "conversation_id"?}
       → 201 {"id": …}   (stored in `suggestion_feedback`, phone numbers and e-mails in the text masked)
+
+`answer` is the knowledge base's markdown (the page renders it with static/markdown.js, as the widget
+does); `answer_plain` is the same answer as plain text (`render.to_plain`, what WeChat users get),
+which "复制答案" copies: agents paste into WeChat, phone notes and tickets.
 
 `GET /webhooks/copilot/` is the agents' page (static/copilot.html, .js, .css): it needs no token
 itself, asks the agent for one and sends it on every API call. `GET …/health` answers {"status": "ok"}.
@@ -47,6 +51,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot import followup
+from bot.channels.render import to_plain
 from bot.channels.rest import decode_json
 from bot.channels.web import ASSET_CACHE, PAGE_CACHE, add_file_routes, static_response
 from bot.faq.kb import KnowledgeBase, load_kb
@@ -194,7 +199,8 @@ def candidates(parse: Mapping[str, Any], kb: KnowledgeBase, first: Optional[str]
     ranked = ranked[:MAX_CANDIDATES]
     while len(ranked) > MIN_CANDIDATES and ranked[-1][1] < CANDIDATE_FLOOR:
         ranked.pop()
-    return [{"topic": t, "question": topics[t].question, "answer": topics[t].answer, "confidence": c}
+    return [{"topic": t, "question": topics[t].question, "answer": topics[t].answer,
+             "answer_plain": to_plain(topics[t].answer), "confidence": c}
             for t, c in ranked]
 
 

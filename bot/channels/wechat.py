@@ -11,8 +11,9 @@ WeChat gives up on a reply after 5 s and retries (3 times). A turn that Rasa ans
 "success" and the answer follows through the customer-service message API, retried with backoff
 (`wechat_api`); an answer it never takes is logged, kept in the `UndeliveredLog` and left for a
 retry of the message to take passively. Retries of a message (same `MsgId`) are processed once and
-get the same answer (`TurnLedger`). Buttons become numbered options; the user can answer with the
-number (`OptionsStore`).
+get the same answer (`TurnLedger`). Every outgoing text is plain text (`render.to_plain`: bullets •,
+steps ①②③, no markdown marks); buttons become numbered options 【1】【2】 in a block of their own,
+and the user can answer with the number (`OptionsStore`); a typed ② is a step, not an option.
 
 One Rasa process keeps that state in memory. Several replicas behind a load balancer must share it:
 set `REDIS_URL` (or `redis_url`) and the ledger, the options and the access token live in Redis
@@ -56,10 +57,10 @@ from wechatpy.replies import TextReply
 from bot.channels.rest import FAILURE_REPLY, never_silent
 from bot.channels.wechat_api import API_BASE, TOKEN_EXPIRED, WeChatApi, WeChatApiError
 from bot.channels.wechat_protocol import (
-    CUSTOM_CHUNK_CHARS, MAX_BODY_BYTES, MAX_CLOCK_SKEW, NON_TEXT_REPLY, OPTIONS_HEADER, PASSIVE_MAX_BYTES,
-    WELCOME_MESSAGE, Rejected, Rendered, cdata_safe, check_body, check_query, fits, fits_passive, option_number,
-    parse_wechat_message, parse_xml, raw_text, render, sign, signature_ok, split_text, strip_markdown,
-    timestamp_fresh,
+    CUSTOM_CHUNK_CHARS, MAX_BODY_BYTES, MAX_CLOCK_SKEW, NON_TEXT_REPLY, OPTION_LABEL, OPTIONS_HEADER,
+    PASSIVE_MAX_BYTES, WELCOME_MESSAGE, Rejected, Rendered, cdata_safe, check_body, check_query, fits, fits_passive,
+    option_number, parse_wechat_message, parse_xml, raw_text, render, sign, signature_ok, split_text, timestamp_fresh,
+    to_plain,
 )
 from bot.channels.wechat_state import (
     OPTIONS_TTL, RETRY_TTL, MemoryOptionsStore, MemoryTokenCache, MemoryTurnLedger, MemoryUndeliveredLog,
@@ -74,13 +75,13 @@ PASSIVE_BUDGET = 4.0  # seconds; WeChat waits 5
 SWEEP_MARGIN = 1.0  # seconds past the last waiter's deadline before the owner sweeps (shared ledgers)
 
 __all__ = [  # what tests and other modules import from here
-    "API_BASE", "CUSTOM_CHUNK_CHARS", "MAX_BODY_BYTES", "MAX_CLOCK_SKEW", "NON_TEXT_REPLY", "OPTIONS_HEADER",
+    "API_BASE", "CUSTOM_CHUNK_CHARS", "MAX_BODY_BYTES", "MAX_CLOCK_SKEW", "NON_TEXT_REPLY", "OPTION_LABEL", "OPTIONS_HEADER",
     "OPTIONS_TTL", "PASSIVE_BUDGET", "PASSIVE_MAX_BYTES", "RETRY_TTL", "TOKEN_EXPIRED", "WELCOME_MESSAGE",
     "MemoryOptionsStore", "MemoryTokenCache", "MemoryTurnLedger", "MemoryUndeliveredLog", "OptionsStore",
     "Rejected", "Rendered", "TokenCache", "TurnLedger", "UndeliveredLog", "WeChatApi", "WeChatApiError",
     "WeChatConfig", "WeChatInput", "WeChatState", "cdata_safe", "check_body", "check_query", "fits",
     "fits_passive", "make_state", "option_number", "parse_wechat_message", "parse_xml", "raw_text",
-    "read_capped", "render", "sign", "signature_ok", "split_text", "strip_markdown", "timestamp_fresh",
+    "read_capped", "render", "sign", "signature_ok", "split_text", "timestamp_fresh", "to_plain",
 ]
 
 

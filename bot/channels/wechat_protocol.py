@@ -1,6 +1,11 @@
 """The WeChat protocol as pure functions: signatures, timestamps, XML checks and parsing, and how a
-turn's bot messages become WeChat text (markdown stripped, buttons as numbered options, split into
-customer-service messages). No I/O and no state, so every rule here is tested directly."""
+turn's bot messages become WeChat text (markdown as plain text through `render.to_plain`, buttons as
+numbered options, split into customer-service messages). No I/O and no state, so every rule here is
+tested directly.
+
+Options and steps cannot be confused: answers' steps are ①②③ (never a line starting "1."), the
+options come last, in their own block under OPTIONS_HEADER, as 【1】【2】; a typed "1", "１", "1.",
+"【1】" or "(1)" picks option 1, while a typed "①" (a step) or "第1步" picks nothing."""
 from __future__ import annotations
 
 import hmac
@@ -13,6 +18,8 @@ import xmltodict
 from wechatpy.parser import parse_message
 from wechatpy.utils import WeChatSigner
 
+from bot.channels.render import to_plain
+
 MAX_BODY_BYTES = 64 * 1024
 MAX_CLOCK_SKEW = 300  # seconds between WeChat's timestamp and our clock
 PASSIVE_MAX_BYTES = 2048  # one passive text reply
@@ -20,12 +27,13 @@ CUSTOM_CHUNK_CHARS = 600  # one customer-service text message (and never over PA
 
 NON_TEXT_REPLY = "目前只能处理文字消息，请直接输入您的问题"
 WELCOME_MESSAGE = "你好"  # a new follower's welcome is the assistant's answer to this
-OPTIONS_HEADER = "回复数字选择："
+OPTIONS_HEADER = "回复数字继续："
+OPTION_LABEL = "【{n}】"  # before each option's title, e.g. 【1】公司备案要什么材料
 
 _FORBIDDEN_DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
 _OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__", re.S)
-_OPTION_NUMBER = re.compile(r"\s*(\d{1,2})\s*[.。、]?\s*")
+_OPTION_NUMBER = re.compile(r"\s*(?:[\[【(]\s*(\d{1,2})\s*[\]】)]|(\d{1,2})\s*[.。、]?)\s*")
+_STEP_DIGITS = re.compile("[\u2460-\u24ff\u2776-\u2793\u3251-\u325f\u32b1-\u32bf]")  # ①… ⑴… ⒈… ❶…
 
 class Rejected(Exception):
     """A request that must not reach Rasa; `status` is the HTTP status it gets."""
@@ -130,11 +138,6 @@ def raw_text(body: bytes | str) -> str:
 # --- formatting (pure) ----------------------------------------------------------------------------
 
 
-def strip_markdown(text: str) -> str:
-    """WeChat shows plain text: `**bold**` (and `__bold__`) lose their markers."""
-    return _BOLD.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), text)
-
-
 @dataclass(frozen=True)
 class Rendered:
     """One WeChat text made of a turn's bot messages, and the payloads its numbered options stand for."""
@@ -144,20 +147,23 @@ class Rendered:
 
 
 def render(messages: Iterable[Dict[str, Any]]) -> Rendered:
-    """Join a turn's messages into one text; buttons (and quick replies) become numbered options."""
+    """Join a turn's messages into one plain text (`to_plain`); buttons (and quick replies) become
+    numbered options in a block of their own, last."""
     parts: List[str] = []
     buttons: List[Dict[str, Any]] = []
     for m in messages:
         text = m.get("text")
-        if isinstance(text, str) and text.strip():
-            parts.append(strip_markdown(text).strip())
+        plain = to_plain(text) if isinstance(text, str) else ""
+        if plain:
+            parts.append(plain)
         if isinstance(m.get("image"), str):
             parts.append(m["image"])
         for b in list(m.get("buttons") or []) + list(m.get("quick_replies") or []):
             if isinstance(b, dict) and b.get("title") and b.get("payload"):
                 buttons.append(b)
     if buttons:
-        lines = [f"{i}. {strip_markdown(str(b['title'])).strip()}" for i, b in enumerate(buttons, 1)]
+        lines = [OPTION_LABEL.format(n=i) + to_plain(str(b["title"])).replace("\n", " ")
+                 for i, b in enumerate(buttons, 1)]
         parts.append(OPTIONS_HEADER + "\n" + "\n".join(lines))
     return Rendered("\n\n".join(parts), [str(b["payload"]) for b in buttons])
 
@@ -198,9 +204,12 @@ def split_text(text: str, max_chars: int = CUSTOM_CHUNK_CHARS, max_bytes: int = 
 
 
 def option_number(text: str) -> Optional[int]:
-    """'1', ' 2 ', '３', '1.' -> the number; anything else -> None."""
+    """'1', ' 2 ', '３', '1.', '【1】', '(1)' -> the number; anything else -> None. Circled digits
+    are steps ('②' means step 2, not option 2), so they are refused before NFKC would make them '2'."""
+    if _STEP_DIGITS.search(text or ""):
+        return None
     m = _OPTION_NUMBER.fullmatch(unicodedata.normalize("NFKC", text or ""))
-    return int(m.group(1)) if m else None
+    return int(m.group(1) or m.group(2)) if m else None
 
 
 def cdata_safe(text: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional
 from bot.channels.wechat_protocol import fits_passive
 
 RETRY_TTL = 300.0  # WeChat's retries of a message come within ~15 s
-OPTIONS_TTL = 1800.0  # how long "回复数字选择" options can be answered with their number
+OPTIONS_TTL = 1800.0  # how long the numbered options (回复数字继续) can be answered with their number
 UNDELIVERED_MAX = 1000  # undelivered answers kept for a person to follow up
 
 

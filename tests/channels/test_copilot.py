@@ -27,6 +27,7 @@ from bot.channels.copilot import (
     MAX_TEXT_CHARS, CopilotConfig, TokenChecker, bearer_token, candidates, feedback_problem, fingerprint,
     lookup_order, parse_tokens, suggest_problem,
 )
+from bot.channels.render import to_plain
 from bot.config import ROOT
 from bot.order_status import STATUS_TEXTS
 from bot.storage.db import current_revision, downgrade, make_engine, migrate, session_scope
@@ -176,6 +177,8 @@ def test_suggest_puts_the_right_topic_first_with_its_answer(copilot):
     assert 3 <= len(found) <= 5
     assert found[0]["topic"] == "materials_individual"
     assert "身份证" in found[0]["answer"] and found[0]["question"]
+    # the markdown for the page to render, and the plain text (as WeChat shows it) for 复制答案
+    assert found[0]["answer_plain"] == to_plain(found[0]["answer"]) and "**" not in found[0]["answer_plain"]
     confidences = [c["confidence"] for c in found]
     assert confidences == sorted(confidences, reverse=True)
     assert len({c["topic"] for c in found}) == len(found)
@@ -394,8 +397,9 @@ def test_candidates_are_three_to_five_and_skip_unknown_topics(kb):
     weak = parse((topics[0], 0.97), ("gone_topic", 0.02), (topics[1], 0.02), (topics[2], 0.001), (topics[3], 0.001))
     assert [c["topic"] for c in candidates(weak, kb)] == topics[:3]
     followed = candidates(strong, kb, first=topics[6])
+    answer = kb.get(topics[6]).answer
     assert followed[0] == {"topic": topics[6], "question": kb.get(topics[6]).question,
-                           "answer": kb.get(topics[6]).answer, "confidence": 1.0}
+                           "answer": answer, "answer_plain": to_plain(answer), "confidence": 1.0}
     assert [c["topic"] for c in followed].count(topics[6]) == 1
 
 

@@ -13,7 +13,7 @@ from wechatpy.utils import check_signature
 from bot.channels.wechat import (
     MAX_BODY_BYTES, NON_TEXT_REPLY, OPTIONS_HEADER, Rejected,
     WeChatConfig, WeChatInput, cdata_safe, check_body, check_query, fits_passive, option_number, parse_wechat_message,
-    parse_xml, render, sign, signature_ok, split_text, strip_markdown, timestamp_fresh,
+    parse_xml, render, sign, signature_ok, split_text, timestamp_fresh, to_plain,
 )
 
 TOKEN = "test-token"
@@ -163,21 +163,21 @@ def test_messages_without_a_plausible_sender_or_type_are_refused(body):
 # --- formatting ---------------------------------------------------------------------------------
 
 
-def test_bold_is_stripped():
-    assert strip_markdown("要在**网站首页底部中间**展示，**30日内**提交") == "要在网站首页底部中间展示，30日内提交"
-    assert strip_markdown("编号 __BA1__，2*3=6") == "编号 BA1，2*3=6"
+def test_bold_is_stripped():  # the renderer itself: tests/unit/test_render.py
+    assert to_plain("要在**网站首页底部中间**展示，**30日内**提交") == "要在网站首页底部中间展示，30日内提交"
+    assert to_plain("编号 BA_1，2*3=6") == "编号 BA_1，2*3=6"
 
 
 def test_messages_join_and_buttons_become_numbered_options():
     rendered = render([
-        {"recipient_id": "u", "text": "个人备案需要**身份证**。"},
+        {"recipient_id": "u", "text": "个人备案需要**身份证**：\n1. 登录控制台\n2. 上传证件\n- 原件拍照"},
         {"recipient_id": "u", "text": "还想了解：", "buttons": [
             {"title": "公司备案要什么材料", "payload": '/faq{"faq_topic": "materials_company"}'},
             {"title": "**找人工**", "payload": "/request_human"},
         ]},
     ])
-    assert rendered.text == ("个人备案需要身份证。\n\n还想了解：\n\n" + OPTIONS_HEADER
-                             + "\n1. 公司备案要什么材料\n2. 找人工")
+    assert rendered.text == ("个人备案需要身份证：\n① 登录控制台\n② 上传证件\n• 原件拍照\n\n还想了解：\n\n"
+                             + OPTIONS_HEADER + "\n【1】公司备案要什么材料\n【2】找人工")
     assert rendered.payloads == ['/faq{"faq_topic": "materials_company"}', "/request_human"]
 
 
@@ -186,8 +186,12 @@ def test_render_without_buttons_has_no_options():
     assert rendered.text == "好的\n\nhttps://example.com/a.png" and rendered.payloads == []
 
 
-@pytest.mark.parametrize("text, number", [("1", 1), (" 2 ", 2), ("３", 3), ("1.", 1), ("10", 10),
-                                          ("1a", None), ("第1个", None), ("5678", None), ("", None)])
+@pytest.mark.parametrize("text, number", [("1", 1), (" 2 ", 2), ("３", 3), ("1.", 1), ("10", 10), ("2、", 2),
+                                          ("【2】", 2), ("[2]", 2), ("(3)", 3), ("（3）", 3), ("［1］", 1),
+                                          ("1a", None), ("第1个", None), ("5678", None), ("", None),
+                                          # circled digits are steps, never options
+                                          ("②", None), ("⑵", None), ("⒉", None), ("❷", None), ("第2步", None),
+                                          ("【2", None), ("2】", None)])
 def test_option_numbers(text, number):
     assert option_number(text) == number
 
@@ -319,7 +323,7 @@ async def test_number_answers_a_button_and_logged_text_is_masked(caplog):
     caplog.set_level("INFO", logger="bot.channels.wechat")
     r = await channel._receive(FakeRequest(text_xml("我的手机 13812345678", msg_id="1")), fake_rasa(seen))
     content = xmltodict.parse(r.body)["xml"]["Content"]
-    assert content == "收到：我的手机 13812345678\n\n" + OPTIONS_HEADER + "\n1. 找人工"
+    assert content == "收到：我的手机 13812345678\n\n" + OPTIONS_HEADER + "\n【1】找人工"
     assert "13812345678" not in caplog.text and "138****5678" in caplog.text
     await channel._receive(FakeRequest(text_xml("1", msg_id="2")), fake_rasa(seen))
     await channel._receive(FakeRequest(text_xml("2", msg_id="3")), fake_rasa(seen))  # no option 2

@@ -186,7 +186,7 @@
     card.appendChild(actions);
 
     copy.addEventListener("click", function () {
-      copyText(window.BeianMarkdown.plain(c.answer)).then(function () {
+      copyText(c.answer_plain).then(function () {
         card.setAttribute("data-copied", "true");
         copy.textContent = "已复制";
         setTimeout(function () { copy.textContent = "复制答案"; }, COPIED_MS);

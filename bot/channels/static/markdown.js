@@ -1,15 +1,21 @@
 /* The assistant's simple markdown, rendered safely: shared by the chat widget and the copilot page.
  *
- * Supported: **bold**, "- " / "* " and "1. " lists, [links](https://…) (http and https only;
- * anything else stays literal text) and line breaks. The DOM is built with createElement and
- * textContent only, so HTML in the text is shown as text, never parsed.
+ * Supported: **bold**, "- " / "* " bullets, "1. " / "1) " / "1、" steps (a list starts at its first
+ * number), [links](https://…) and bare https:// URLs (http and https only; anything else stays
+ * literal text) and line breaks. The DOM is built with createElement and textContent only, so HTML
+ * in the text is shown as text, never parsed.
+ *
+ * This is the one HTML rendering of answers. The same grammar, as plain text for WeChat and for
+ * agents to paste, is bot/channels/render.py (`blocks`, `to_plain`); keep the expressions below
+ * and that module's in step (tests/channels/test_render_parity.py runs this file under node).
  */
 (function (global) {
   "use strict";
 
-  var INLINE = /\*\*([^*]+?)\*\*|\[([^\]\n]+)\]\((https?:\/\/[^\s()<>]+)\)/g;
+  var INLINE = /\*\*([^*]+?)\*\*|\[([^\]\n]+)\]\((https?:\/\/[^\s()<>]+)\)|(https?:\/\/[!-~]+)/g;
   var BULLET = /^\s*[-*]\s+(.*)$/;
-  var NUMBERED = /^\s*\d{1,3}[.)、]\s+(.*)$/;
+  var NUMBERED = /^\s*([0-9]{1,3})(?:[.)]\s+|、\s*)(.*)$/;
+  var URL_TAIL = /[.,;:!?*_'")\]}]+$/;  // sentence punctuation after a bare URL is not part of it
 
   function safeUrl(url) {
     try {
@@ -20,31 +26,40 @@
     }
   }
 
-  /* Appends `text` to `parent`, bold and links made into elements, everything else text nodes. */
+  function link(parent, url, label) {
+    var href = safeUrl(url);
+    if (!href) {
+      parent.appendChild(document.createTextNode(label === null ? url : "[" + label + "](" + url + ")"));
+      return;
+    }
+    var a = document.createElement("a");
+    a.href = href;
+    a.textContent = label === null ? url : label;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer nofollow";
+    parent.appendChild(a);
+  }
+
+  /* Appends `text` to `parent`, bold and links made into elements, everything else text nodes.
+   * Bold may hold a link (its text has no "**", so the recursion ends). */
   function inline(parent, text) {
+    var pattern = new RegExp(INLINE.source, "g");  // one per call: the bold recursion has its own
     var last = 0;
     var match;
-    INLINE.lastIndex = 0;
-    while ((match = INLINE.exec(text)) !== null) {
+    while ((match = pattern.exec(text)) !== null) {
       if (match.index > last) parent.appendChild(document.createTextNode(text.slice(last, match.index)));
       if (match[1] !== undefined) {
-        var strong = document.createElement("strong");
-        strong.textContent = match[1];
-        parent.appendChild(strong);
+        inline(parent.appendChild(document.createElement("strong")), match[1]);
+        last = pattern.lastIndex;
+      } else if (match[2] !== undefined) {
+        link(parent, match[3], match[2]);
+        last = pattern.lastIndex;
       } else {
-        var href = safeUrl(match[3]);
-        if (href) {
-          var a = document.createElement("a");
-          a.href = href;
-          a.textContent = match[2];
-          a.target = "_blank";
-          a.rel = "noopener noreferrer nofollow";
-          parent.appendChild(a);
-        } else {
-          parent.appendChild(document.createTextNode(match[0]));
-        }
+        var url = match[4].replace(URL_TAIL, "");
+        link(parent, url, null);
+        last = match.index + url.length;
+        pattern.lastIndex = last;
       }
-      last = INLINE.lastIndex;
     }
     if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
   }
@@ -66,24 +81,18 @@
       if (wanted !== kind) {
         block = fragment.appendChild(document.createElement(wanted));
         kind = wanted;
+        if (numbered && Number(numbered[1]) !== 1) block.setAttribute("start", String(Number(numbered[1])));
       } else if (wanted === "p") {
         block.appendChild(document.createElement("br"));
       }
       if (wanted === "p") {
         inline(block, line);
       } else {
-        inline(block.appendChild(document.createElement("li")), (bullet || numbered)[1]);
+        inline(block.appendChild(document.createElement("li")), bullet ? bullet[1] : numbered[2]);
       }
     });
     return fragment;
   }
 
-  /* The text without markdown marks: what an agent pastes into another chat. */
-  function plain(text) {
-    return String(text == null ? "" : text)
-      .replace(/\*\*([^*]+?)\*\*/g, "$1")
-      .replace(/\[([^\]\n]+)\]\((https?:\/\/[^\s()<>]+)\)/g, "$1 ($2)");
-  }
-
-  global.BeianMarkdown = { render: render, plain: plain };
+  global.BeianMarkdown = { render: render };
 })(window);
