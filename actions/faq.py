@@ -83,6 +83,16 @@ async def context_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> L
     return None
 
 
+PROVINCE_ONLY = 6  # characters: "江苏", "我在广西", "内蒙古的" name a province and ask nothing else
+REGIONS = {"华北": "regional_north_china", "华东": "regional_east_china", "华中": "regional_central_china",
+           "华南": "regional_south_china", "西北": "regional_northwest", "西南": "regional_southwest"}
+
+
+def region_named(text: str, kb: KnowledgeBase) -> Topic | None:
+    """"华东那几个省有啥规定": the region's topic (which asks for the province) when the ranking is unsure."""
+    return next((kb.get(t) for word, t in REGIONS.items() if word in text), None)
+
+
 def in_context(last: Topic | None, ranking, kb: KnowledgeBase) -> Topic | None:
     """When the ranking is unsure, the best-ranked topic next to the one just answered (itself or a
     related one): "转完还要重新审核吗" right after the transfer answer is about transfers."""
@@ -114,6 +124,9 @@ class ActionAnswerFaq(Action):
         facets = followup.detect(text) if topic is None else []
         provinces = [f.value for f in facets if f.key == "province"]
         part = next((f.value for f in facets if f.key == "part"), None)
+        named = list(dict.fromkeys(e.get("value") for e in message.get("entities") or [] if e.get("entity") == "province"))
+        if topic is None and not provinces and named and len(text) <= PROVINCE_ONLY:
+            provinces = named  # "江苏", "我在广西": the reply to a region's "which province?"
         if provinces and province_rules():
             return self._answer_provinces(dispatcher, kb, provinces, in_form)
         if facets:
@@ -125,6 +138,8 @@ class ActionAnswerFaq(Action):
         if topic is None:
             reading = read(message, get_settings().faq_threshold)
             topic = kb.get(reading.answer or "")
+            if topic is None:
+                topic = region_named(text, kb)
             if topic is None:
                 last = kb.get(tracker.get_slot("faq_topic") or "")
                 part = followup.part_in(text, last)
@@ -139,9 +154,8 @@ class ActionAnswerFaq(Action):
             part = followup.part_in(text, topic)  # "具体原因在哪里看": not the whole answer again
             if part:
                 return self._answer_part(dispatcher, topic, part, in_form)
-        named = [e.get("value") for e in message.get("entities") or [] if e.get("entity") == "province"]
         if topic.group == "regional" and named and province_rules():
-            return self._answer_provinces(dispatcher, kb, list(dict.fromkeys(named)), in_form)
+            return self._answer_provinces(dispatcher, kb, named, in_form)
         # Inside a form the answer is an aside and the form asks its question next: no buttons.
         return self._answer(dispatcher, kb, topic, ask_feedback=not in_form, related=not in_form)
 
@@ -169,6 +183,10 @@ class ActionAnswerFaq(Action):
     @staticmethod
     def _answer(dispatcher: CollectingDispatcher, kb: KnowledgeBase, topic: Topic,
                 ask_feedback: bool = True, related: bool = True) -> List[Dict]:
+        provinces = topic.facets.get("provinces") or ()
+        if provinces and related:  # a region's answer asks which province: one button each
+            dispatcher.utter_message(response=topic.response, buttons=[{"title": p, "payload": p} for p in provinces])
+            return [SlotSet("faq_topic", topic.id)]
         others = [t for t in (kb.get(r) for r in topic.related) if t is not None] if related else []
         buttons = [topic_button(t) for t in others] + (FEEDBACK_BUTTONS if ask_feedback else [])
         dispatcher.utter_message(response=topic.response, buttons=buttons)

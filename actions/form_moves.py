@@ -27,6 +27,7 @@ from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.nlu.cues import COMPLAIN
 from bot.nlu.normalize import normalize
 
 REQUESTED = "requested_slot"
@@ -56,6 +57,7 @@ DONT_KNOW = re.compile(r"忘了|忘记|不记得|记不(得|清|住)|不知道|�
 CORRECTION = re.compile(r"写错|打错|输错|填错|说错|搞错|弄错|发错|错了|不对|更正|改(成|为|一下)|应该是|重新(填|写|输)|换(成|个)")
 SWITCH_INTENTS = {"ask_order_status", "create_ticket"}  # another task, even in a description
 SHORT = 16  # characters: longer messages are content, whatever cue they contain
+DIGITS = re.compile(r"\d{3}")  # "1380013800": a value typed wrong, whatever the classifier made of it
 SLOT_WORDS = re.compile(r"手机|电话|号码|尾号|后四位|后4位|订单号|单号|邮箱|联系方式|联系")
 
 
@@ -79,13 +81,16 @@ def classify(text: str, intent: str, *, has_value: bool, free_text: bool = False
     short = len(text) <= SHORT
     if has_value:
         return Move.CORRECTION if CORRECTION.search(text) else Move.VALUE
+    about_slot = short or SLOT_WORDS.search(text)
     # Another task ("帮我查下订单…") takes over; inside a description only when it says so up front.
     switching = intent in elsewhere and intent in SWITCH_INTENTS and confident and \
         (not free_text or short or LEAVE.search(text[:6]))
-    if intent in ("request_human", "complain") or switching:
+    # "不想给尾号，直接告诉我结果" sounds cross but refuses the slot; a complaint word makes it a complaint.
+    refusing = not free_text and about_slot and (REFUSE.search(text) or DONT_KNOW.search(text)) and not COMPLAIN.search(text)
+    if intent == "request_human" or (intent == "complain" and not refusing) or switching:
         return Move.ELSEWHERE
-    # "…不用了" ends a longer message too: the last words are the decision.
-    if (short and LEAVE.search(text)) or LEAVE.search(text[-6:]) or intent == "goodbye":
+    # "…不用了" ends a longer message too: the last words are the decision; digits are an attempt at a value.
+    if (short and LEAVE.search(text)) or LEAVE.search(text[-6:]) or (intent == "goodbye" and not DIGITS.search(text)):
         return Move.LEAVE
     if free_text:
         if short and SLOT_WORDS.search(text) and REFUSE.search(text):
@@ -93,14 +98,13 @@ def classify(text: str, intent: str, *, has_value: bool, free_text: bool = False
         return Move.LEAVE if intent == "deny" and short else Move.VALUE
     if short and CORRECTION.search(text):
         return Move.CORRECTION  # "不对，号码写错了" corrects; it does not cancel
-    about_slot = short or SLOT_WORDS.search(text)
     if about_slot and REFUSE.search(text):
         return Move.REFUSE
     if about_slot and DONT_KNOW.search(text):
         return Move.DONT_KNOW
     if intent in elsewhere and confident and not short:
         return Move.ELSEWHERE  # a real question ("对了，短信验证码一直没收到怎么办") is answered
-    if intent == "deny" and short:
+    if intent == "deny" and short and not DIGITS.search(text):
         return Move.LEAVE
     if intent in elsewhere and confident:
         return Move.ELSEWHERE

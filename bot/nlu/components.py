@@ -116,7 +116,9 @@ class IntentCues(_FromConfig):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             found = [e.get("entity") for e in message.get(ENTITIES) or []]
-            cued = cue_intent(message.get(TEXT) or "", (message.get(INTENT) or {}).get("name"), found)
+            faq = (message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get("faq") or {}
+            top = max((r.get("confidence") or 0.0 for r in faq.get(RESPONSE_SELECTOR_RANKING_KEY) or []), default=0.0)
+            cued = cue_intent(message.get(TEXT) or "", (message.get(INTENT) or {}).get("name"), found, top)
             if cued:
                 _route(message, cued, cue=True)
         return messages

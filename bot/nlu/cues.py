@@ -7,9 +7,12 @@ question to it, and "收到，多谢提醒" like a question about reminders. The
 - thanks / goodbye words in a short message the classifier took for a question (or did not get)
   make it small talk: "谢谢 帮我看看我订单" keeps its task intent, "收到，多谢提醒" becomes thanks;
 - asking to hurry (加急, 催一下, 快点, 怎么还没好) in a short non-task message is urging;
-- "有帮助" / "没用" in a short non-task message is a verdict on the answer;
+- "有帮助" / "没用" / "成功了" / "还是不懂" in a short non-task message is a verdict on the answer
+  (and settles which verdict when the classifier picked the other one);
+- "初审过了吗" / "我的备案到哪一步了" asks about the user's own filing: a lookup, unless it asks
+  how to check (怎么/在哪/多久);
 - an order number or phone digits in a message the classifier took for small talk or a question
-  is a lookup; so is "麻烦查一下备案订单", and "我留个工单" asks for a ticket — unless the message
+  is a lookup; so is "麻烦查一下备案订单", and "我留个工单" / "留个言让人联系我" asks for a ticket — unless the message
   asks how (怎么/在哪/吗), which is the FAQ's.
 """
 from __future__ import annotations
@@ -17,41 +20,63 @@ from __future__ import annotations
 import re
 from typing import Iterable, Optional
 
-COMPLAIN = re.compile(r"投诉|举报|差评|垃圾|什么破|破(服务|系统|网站|客服)|差劲|态度(很|太|真|极|非常)?(差|恶劣)|忍不了|坑人|太坑|complain")
+COMPLAIN = re.compile(r"投诉|举报|差评|垃圾|什么破|破(服务|系统|网站|客服)|差劲|态度(很|太|真|极|非常)?(差|恶劣)|忍不了|坑人|太坑|complain"
+                      r"|什么服务|有完没完|浪费(我的?)?时间|不办事|没人(接|回|管|理)|不负责|无语|气死|受够|忽悠|骗(人|子|钱)"
+                      r"|干什么吃的|干啥吃的|搞什么鬼|像话吗|太过分|欺负人|还想不想做")
 GOODBYE = re.compile(r"再见|拜拜|拜了|bye|回见|下次聊|下线|先撤|溜了|先这样(吧|了)?$|88$", re.I)
 THANKS = re.compile(r"谢|thx|thank|3q|辛苦|感恩", re.I)
 NOT_COMPLAINING = re.compile(r"(不|别|不用|不想|没)(再)?(投诉|举报)")  # "算了不投诉了"
 URGE = re.compile(r"(这么|太|好)慢|加急|催(一下|一催|催|审|他们|管局)?|快点|快一点|尽快|加快|快些|(怎么|咋|为啥|为什么)还(没|在)|还没(好|审|批|下来|出结果|通过|弄完)"
-                  r"|expedite|hurry|speed (it )?up|faster|asap|push them", re.I)
+                  r"|优先(处理|审)|往前(挪|排)|插(个)?队|快啲|expedite|hurry|speed (it )?up|faster|asap|push them", re.I)
 # In a longer message only an explicit ask to hurry counts ("老板催网站上线…" is not one).
-URGE_ASK = re.compile(r"(这么|太|好)慢|加急|催(一下|一催|催|审|他们|管局)|快(点|一点|些)|加快|尽快|(怎么|咋|为啥|为什么)还(没|在)"
+URGE_ASK = re.compile(r"(这么|太|好)慢|加急|催(一下|一催|催|审|他们|管局)|快(点|一点|些|啲)|加快|尽快|(怎么|咋|为啥|为什么)还(没|在)"
+                      r"|优先(处理|审)|往前(挪|排)|插(个)?队"
                       r"|expedite|hurry|speed (it )?up|asap|push them", re.I)
-HELPFUL = re.compile(r"有帮助|有用|帮到(我|了)|管用|解决了|helpful")
-UNHELPFUL = re.compile(r"没(有)?帮助|没(啥|什么)?用|不管用|答非所问|没解决|不是我要的|useless|not helpful")
+HELPFUL = re.compile(r"(?<![没不])有帮助|(?<![没不])有用|已解决|帮到(我|了)|管用|好使|解决了|成功了|搞定|弄好了|帮大忙|说得对|(?<![不没])(懂|明白|清楚)了|原来如此"
+                     r"|get到|helpful|(it |that )?work(s|ed)", re.I)
+UNHELPFUL = re.compile(r"没(有)?帮助|没(有|啥|什么)?用|不管用|答非所问|没解决|不是我要的|还是不(知道|懂|会|明白|清楚|行)|看不(懂|明白)"
+                       r"|没看懂|等于没说|(没|不)(懂|理解)我|理解错|牛头不对马嘴|useless|not helpful|(doesn'?t|didn'?t) help", re.I)
+VERDICTS = {"feedback_helpful", "feedback_unhelpful"}
 # A request, not a how-to question: "我留个工单", "麻烦查一下备案订单" (but "工单怎么提", "在哪查进度").
 HOW_TO = re.compile(r"怎么|怎样|如何|咋|啥|什么|为什么|找不到|在哪|哪里|哪儿|哪个|能不能|可不可以|可以吗|吗|么|\?|？|流程|步骤|入口")
-OPEN_TICKET = re.compile(r"(提|开|建|留|交|提交|新建|发)(个|一个|一张|张|下|一下)?(工单|单子)")
+OPEN_TICKET = re.compile(r"(提|开|建|留|交|提交|新建|发)(个|一个|一张|张|下|一下)?(工单|单子)|留(个|一个|一下|条)?言"
+                         r"|(让|叫|请)(你们的?)?(人|客服|工作人员|专员|同事).{0,6}(联系|回复|回电|打给)我|回(个|一个)?电话给我")
+# "初审过了吗", "我的备案到哪一步了": the state of the user's own filing, not how reviews work.
+STATUS_ASK = re.compile(r"(备案|审核|初审|管局|订单|单子|备案号).{0,6}(通过|过|下来|批|审完|好)了?(没|吗|么|没有)"
+                        r"|(我的|我们的|我家|俺的|我们公司的?).{0,10}(备案|订单|单子).{0,8}(进度|到哪|状态|怎么样|咋样|如何了|哪一步)")
+HOW_TO_CHECK = re.compile(r"怎么|怎样|如何(查|看)|在哪|哪里|哪儿|流程|步骤|入口|多久|多长时间")
 LOOK_UP = re.compile(r"(帮|麻烦|给|请|替)(我|忙)?.{0,3}(查|看)(一下|下|看|查)?.{0,8}(订单|备案|进度|审核)")
 TASK_ENTITIES = {"order_id", "phone_tail"}  # a number to look up in a message that is not a task
 NON_TASK = {"faq", "nlu_fallback", "out_of_scope", "affirm", "deny", "greet", "thanks", "goodbye"}
 SHORT = 14
+SURE_FAQ = 0.9
+ASKS = re.compile(r"[吗么呢?？]\s*$|多少|怎么|怎样|如何|哪|什么|啥|几")
 
 
-def cue_intent(text: str, predicted: Optional[str], entities: Iterable[str] = ()) -> Optional[str]:
-    """The intent the cues settle for normalized `text` given the classifier's guess and the
-    entity types found in it, or None."""
+WISH = re.compile(r"希望|盼|期待")  # "谢谢 希望你们尽快处理": a wish with thanks, not an ask to hurry
+
+
+def cue_intent(text: str, predicted: Optional[str], entities: Iterable[str] = (), faq_top: float = 0.0) -> Optional[str]:
+    """The intent the cues settle for normalized `text` given the classifier's guess, the entity
+    types found in it and the FAQ ranking's top confidence, or None."""
     if not text:
         return None
     if COMPLAIN.search(text) and not NOT_COMPLAINING.search(text):
         return "complain"
+    if THANKS.search(text) and WISH.search(text) and len(text) <= 2 * SHORT:
+        return "thanks"
+    if predicted == "complain" and faq_top >= SURE_FAQ and ASKS.search(text):
+        return "faq"  # "你们客服电话多少": a plain question the FAQ is sure of, with no complaint word
     if predicted in NON_TASK and TASK_ENTITIES & set(entities):
         return "ask_order_status"  # "再查一个 20261020-2271", "尾号 7 8 7 8"
+    if predicted in ("faq", "nlu_fallback", "out_of_scope") and STATUS_ASK.search(text) and not HOW_TO_CHECK.search(text):
+        return "ask_order_status"
     if predicted in ("faq", "nlu_fallback", "out_of_scope") and not HOW_TO.search(text):
         if OPEN_TICKET.search(text):
             return "create_ticket"
         if LOOK_UP.search(text):
             return "ask_order_status"
-    if predicted not in NON_TASK or len(text) > SHORT:
+    if predicted not in NON_TASK | VERDICTS or len(text) > SHORT:
         fits = len(text) <= 2 * SHORT or text.isascii()  # English says the same in more characters
         return "urge" if predicted in ("faq", "nlu_fallback", "out_of_scope") and fits and URGE_ASK.search(text) else None
     question = text.rstrip("~～!！。. ").endswith(("吗", "么", "?", "？", "呢"))  # "公安备案有用吗" asks

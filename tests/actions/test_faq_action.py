@@ -106,3 +106,18 @@ def test_unknown_clicked_topic_falls_back_to_choices(tracker_for):
     entities = [{"entity": "faq_topic", "value": "no_such_topic"}]
     messages, _ = run(tracker_for("/faq", entities=entities, ranking=[]))
     assert messages[0]["buttons"] == [{"title": "都不是，找人工", "payload": "/request_human"}]
+
+
+def test_a_region_asks_which_province_with_a_button_each(tracker_for):
+    tracker = tracker_for("华东那几个省的管局有啥规定", ranking=[("regional_east_china", 0.3), ("filing_free", 0.2)])
+    messages, events = run(tracker)
+    assert len(messages) == 1 and messages[0]["response"] == "utter_faq/regional_east_china"
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["上海", "江苏", "浙江", "安徽", "福建", "山东", "江西"]
+    assert slot(events) == "regional_east_china"
+
+
+def test_a_bare_province_gets_that_province(tracker_for):
+    tracker = tracker_for("江苏", ranking=[("footer_copyright_jiangsu", 0.6)],
+                          entities=[{"entity": "province", "value": "江苏"}], slots={"faq_topic": "regional_east_china"})
+    messages, _ = run(tracker)
+    assert len(messages) == 1 and messages[0]["text"].startswith("江苏") and "上海" not in messages[0]["text"]

@@ -37,3 +37,49 @@ def test_requests_are_tasks_and_how_to_questions_stay_faq():
     assert cue_intent("工单怎么提交", "faq") is None
     assert cue_intent("在哪查备案进度", "faq") is None
     assert cue_intent("帮我看看备案进度在哪里看", "faq") is None
+
+
+def test_everyday_complaints_without_the_word_complaint():
+    assert cue_intent("电话打了三次都没人接 这叫什么服务", "faq") == "complain"
+    assert cue_intent("材料传了五遍还让我传，有完没完", "realname_check_failed") == "complain"
+    assert cue_intent("算了不投诉了 帮我看看进度", "faq") != "complain"
+
+
+def test_verdicts_settle_which_verdict():
+    assert cue_intent("嗯嗯 这个回答有帮助", "feedback_unhelpful") == "feedback_helpful"
+    assert cue_intent("照着做 上传成功了", "faq") == "feedback_helpful"
+    assert cue_intent("看完还是不懂", "faq") == "feedback_unhelpful"
+    assert cue_intent("我不懂了", "faq") != "feedback_helpful"
+    assert cue_intent("提交成功了 然后呢", "faq") is None
+
+
+def test_the_state_of_my_own_filing_is_a_lookup():
+    assert cue_intent("我们的变更备案现在到哪一步了", "faq") == "ask_order_status"
+    assert cue_intent("管局审核过了没", "faq") == "ask_order_status"
+    assert cue_intent("管局审核过了怎么查", "faq") is None
+    assert cue_intent("初审要多久", "faq") is None
+
+
+def test_leaving_a_message_is_a_ticket():
+    assert cue_intent("留个言吧 让你们的人明天联系我", "faq") == "create_ticket"
+    assert cue_intent("怎么留言", "faq") is None
+
+
+def test_asking_to_go_first_is_urging():
+    assert cue_intent("这个单子能优先处理一下不", "faq") == "urge"
+
+
+def test_a_negated_verdict_is_unhelpful():
+    assert cue_intent("太官方了，没有用", "feedback_helpful") == "feedback_unhelpful"
+    assert cue_intent("问题已解决", "faq") == "feedback_helpful"
+
+
+def test_a_plain_question_the_faq_is_sure_of_is_not_a_complaint():
+    assert cue_intent("你们备案客服电话多少", "complain", faq_top=0.97) == "faq"
+    assert cue_intent("你们备案客服电话多少", "complain", faq_top=0.4) is None
+    assert cue_intent("你们客服电话打了三次都没人接 什么服务", "complain", faq_top=0.97) == "complain"
+
+
+def test_thanks_with_a_wish_is_thanks():
+    assert cue_intent("谢谢 希望你们尽快处理", "urge") == "thanks"
+    assert cue_intent("能不能尽快处理", "faq") == "urge"

@@ -68,3 +68,7 @@ def test_without_a_last_topic_nothing_resolves(kb):
 
 def test_province_without_regional_topic_does_not_resolve(kb):
     assert resolve(kb, "regional_east_china", detect("那辽宁呢")) is None
+
+
+def test_whether_weekends_count_asks_how_long(kb):
+    assert part_in("周末算在里面吗", kb.get("bureau_review_duration")) == "how_long"

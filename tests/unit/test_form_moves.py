@@ -49,3 +49,13 @@ def test_free_text_takes_anything_but_leaving():
 def test_unsure_messages_are_unclear_not_a_menu():
     assert move("嗯嗯", "affirm") is Move.UNCLEAR
     assert move("那个啥", "faq", confident=False) is Move.UNCLEAR
+
+
+def test_a_cross_refusal_is_a_refusal_and_a_complaint_word_a_complaint():
+    assert move("不想给手机尾号，你直接告诉我结果就行", "complain") is Move.REFUSE
+    assert move("投诉！凭什么要我手机号", "complain") is Move.ELSEWHERE
+
+
+@pytest.mark.parametrize("intent", ["goodbye", "deny"])
+def test_digits_typed_wrong_are_not_leaving(intent):
+    assert move("1380013800", intent) is Move.UNCLEAR
