@@ -11,7 +11,7 @@ import yaml
 
 SPEC_FILE = Path("spec") / "faq_topics.yml"
 PROVINCES_FILE = Path("provinces") / "rules.yml"
-PARTS = ("how_long", "where", "cost", "who", "send_to")  # the parts an answer may declare
+PARTS = ("how_long", "where", "cost", "who", "send_to", "elsewhere")  # the parts an answer may declare
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,9 @@ def test_province_without_regional_topic_does_not_resolve(kb):
 
 def test_whether_weekends_count_asks_how_long(kb):
     assert part_in("周末算在里面吗", kb.get("bureau_review_duration")) == "how_long"
+
+
+def test_a_provider_elsewhere_asks_that_part(kb):
+    topic = kb.get("dns_pause_first_filing")
+    assert part_in("不过我们DNS托管在cloudflare 不在你们这", topic) == "elsewhere"
+    assert "Cloudflare" in topic.parts["elsewhere"]
