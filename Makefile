@@ -12,7 +12,7 @@ MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' ! -name fa
 	data/nlu/faq.yml $(wildcard bot/nlu/*.py bot/nlu/dict/*)
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run prod test train faq eval crossval bench loadtest validate lock clean
+.PHONY: help install browser nginx run prod test train faq eval crossval bench loadtest validate lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,16 @@ $(CHROMIUM) $(CJK_FONT):
 
 browser: $(CHROMIUM) $(CJK_FONT) ## install Debian's Chromium (and a CJK font) for the browser tests
 
+# nginx in front of the Rasa replicas (`make prod`, tests/production, the load test) runs
+# deploy/nginx.conf itself, unprivileged, from a temporary prefix: only the binary is needed.
+NGINX := /usr/sbin/nginx
+$(NGINX):
+	@command -v apt-get >/dev/null || { echo "install nginx (Debian's package) for make prod and the production tests"; exit 1; }
+	$(SUDO) apt-get install -y --no-install-recommends nginx >/dev/null \
+	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y --no-install-recommends nginx >/dev/null; }
+
+nginx: $(NGINX) ## install Debian's nginx (the production shape's front, run from deploy/nginx.conf)
+
 data/nlu/faq.yml: $(wildcard faq/*.yml) | $(VENV)/.installed
 	$(PY) -m bot faq build
 
@@ -62,11 +72,12 @@ run: $(MODEL) var/app.db ## install, train if needed, and serve on :5005 (action
 # The production shape on this machine: settings from .env.example, then .env (PostgreSQL, Redis).
 PROD_ENV := set -a; . ./.env.example; if [ -f .env ]; then . ./.env; fi; set +a
 
-prod: $(MODEL) ## production shape: PostgreSQL + Redis, N Rasa replicas + actions behind a balancer on :5005
-	@$(PROD_ENV); $(PY) -m bot db init && $(PY) -m bot orders import data/demo/orders.csv && \
+prod: $(MODEL) $(NGINX) ## production shape: PostgreSQL + Redis, N Rasa replicas + actions behind nginx on :5005
+	@$(PROD_ENV); $(PY) -m bot serve --check --replicas $${RASA_REPLICAS:-2} && \
+	  $(PY) -m bot db init && $(PY) -m bot orders import data/demo/orders.csv && \
 	  $(PY) -m bot serve --model $(MODEL) --replicas $${RASA_REPLICAS:-2}
 
-test: $(MODEL) $(CHROMIUM) $(CJK_FONT) ## install, train if needed, and run the whole test suite
+test: $(MODEL) $(CHROMIUM) $(CJK_FONT) $(NGINX) ## install, train if needed, and run the whole test suite
 	$(PY) -m pytest
 
 validate: install faq ## rasa data validate
@@ -83,7 +94,7 @@ bench: $(MODEL) ## latency/throughput/memory through REST: FAQ turns, then compl
 	$(PY) -m bot bench --model $(MODEL)
 	$(PY) -m bot bench --model $(MODEL) --flow orders --messages 200
 
-loadtest: $(MODEL) ## 50 simulated users, mixed conversations, embedded then production shape (prints figures)
+loadtest: $(MODEL) $(NGINX) ## 50 simulated users, mixed conversations, embedded then production shape (prints figures)
 	$(PY) -m bot loadtest --model $(MODEL)
 
 lock: install ## refreeze requirements.txt from requirements.in

@@ -104,7 +104,17 @@ def _eval_conversations(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from bot import serve
 
+    if args.check:
+        problem = serve.preflight(args.replicas)
+        print(problem or "settings OK", file=sys.stderr if problem else sys.stdout)
+        return 2 if problem else 0
     return serve.main(args.model or _latest_model(), args.port, args.actions_port, args.replicas)
+
+
+def _rasa_server(args: argparse.Namespace) -> int:
+    from bot import serve
+
+    return serve.exec_rasa(args.model or _latest_model(), args.port)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -159,8 +169,15 @@ def parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=5005)
     sv.add_argument("--actions-port", type=int, default=5055)
     sv.add_argument("--replicas", type=int, default=1,
-                    help="Rasa replicas behind a loopback balancer on --port (needs REDIS_URL)")
+                    help="Rasa replicas behind nginx on --port (needs REDIS_URL, and RASA_AUTH_TOKEN unless "
+                         "RASA_ENABLE_API=false)")
+    sv.add_argument("--check", action="store_true", help="only check the settings (exit 2 with the reason)")
     sv.set_defaults(func=_serve)
+    rs = sub.add_parser("rasa-server", help="one Rasa server as the container runs it (exec; refuses to start "
+                                            "with the HTTP API on and no RASA_AUTH_TOKEN)")
+    rs.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
+    rs.add_argument("--port", type=int, default=5005)
+    rs.set_defaults(func=_rasa_server)
     bn = sub.add_parser("bench", help="latency/throughput/memory through the REST channel (prints figures)")
     bn.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
     bn.add_argument("--messages", type=int, default=400)

@@ -1,5 +1,8 @@
 """`make loadtest`: simulated users running mixed conversations against both deployment shapes.
 
+The production shape is driven through nginx (the shipped deploy/nginx.conf, bot.nginx) like real
+traffic; since every simulated user comes from 127.0.0.1, its per-address limit is raised there.
+
 A benchmark prints figures; it passes or fails nothing. Each shape is started on loopback with fresh
 databases (bot.shapes), warmed up, then driven by `users` concurrent simulated users for at most
 `seconds` and `max_turns` turns per phase: first FAQ questions only, then a mix of FAQ questions,
@@ -190,9 +193,11 @@ def run(shapes: List[str], model: Path, users: int = 50, seconds: float = 20, ma
     for kind in shapes:
         with shape_module.started(kind, replicas=replicas, model=model) as running:
             run_id, told, phases = asyncio.run(_drive(running.base, material, users, seconds, max_turns))
-            rss = ", ".join(f"{name} {rss_mb(p.pid):.0f} MiB" for name, p in zip(
-                ["actions"] + [f"rasa-{i + 1}" for i in range(len(running.replicas))], running.processes))
-            lines.append(f"{kind} ({len(running.replicas)} Rasa server{'s' if len(running.replicas) > 1 else ''}, "
+            names = ["actions"] + [f"rasa-{i + 1}" for i in range(len(running.replicas))]
+            names += ["nginx"] if kind == "production" else []
+            rss = ", ".join(f"{name} {rss_mb(p.pid):.0f} MiB" for name, p in zip(names, running.processes))
+            lines.append(f"{kind} ({len(running.replicas)} Rasa server{'s' if len(running.replicas) > 1 else ''}"
+                         f"{' behind nginx' if kind == 'production' else ''}, "
                          f"tracker {running.tracker_url.split(':')[0]}):")
             lines += [p.render() for p in phases]
             errors = [e for p in phases for e in p.errors]

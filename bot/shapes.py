@@ -2,15 +2,22 @@
 
 `embedded`: what `make run` starts — one Rasa server, one action server, SQLite files.
 `production`: what `make prod` starts — PostgreSQL for the app tables and the tracker store, the
-Redis lock store, N Rasa replicas and one action server behind the loopback balancer.
+Redis lock store, N Rasa replicas and one action server behind nginx running the shipped
+deploy/nginx.conf (bot.nginx). Rasa's HTTP API is on, with a token of this run's own, on each
+replica's address only; nginx passes only /webhooks/… and /socket.io/.
 
 Used by the load benchmark and the production tests, so both measure exactly the same thing.
 Everything started here listens on 127.0.0.1 and is stopped (and its databases dropped) on exit.
+Every request of a test or of the load generator comes from 127.0.0.1, a single client address, so
+nginx runs here with the per-address limit raised (bot.nginx.ONE_ADDRESS_LIMITS; the 429 test
+runs the shipped limits on an nginx of its own).
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import signal
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -30,8 +37,8 @@ class Running:
     """A started shape: where to talk to it and what it runs on."""
 
     kind: str
-    base: str  # the balancer in production, the only Rasa server when embedded
-    replicas: List[str]  # each Rasa server's own URL
+    base: str  # nginx in production (the public side), the only Rasa server when embedded
+    replicas: List[str]  # each Rasa server's own URL (the internal side)
     database_url: str
     tracker_url: str
     env: Dict[str, str]
@@ -40,18 +47,46 @@ class Running:
     actions_port: int = 0
 
     def process(self, name: str):
-        """The process of `actions`, `rasa-1`, `rasa-2`… or `balancer`."""
+        """The process of `actions`, `rasa-1`, `rasa-2`… or `nginx`."""
         names = ["actions"] + [f"rasa-{i + 1}" for i in range(len(self.replicas))]
-        names += ["balancer"] if self.kind == "production" else []
+        names += ["nginx"] if self.kind == "production" else []
         return dict(zip(names, self.processes))[name]
 
-    def restart_replica(self, index: int, model: Path = MODEL, timeout: float = 240) -> None:
-        """Stop Rasa replica `index` (0-based) and start it again on its port (a deploy, a crash)."""
+    @property
+    def api_token(self) -> Optional[str]:
+        """The token of Rasa's HTTP API on the replicas (production), None when it has none."""
+        return self.env.get("RASA_AUTH_TOKEN")
+
+    @property
+    def nginx_prefix(self) -> Path:
+        """nginx's prefix: the filled configuration, access.log and error.log."""
+        return self.process("nginx").prefix
+
+    def access_log(self) -> list:
+        """nginx's access log so far (bot.nginx.access_log)."""
+        from bot import nginx
+
+        return nginx.access_log(self.nginx_prefix)
+
+    def kill_replica(self, index: int) -> None:
+        """SIGKILL Rasa replica `index` (0-based): a crash, no goodbye."""
+        process = self.processes[1 + index]
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+
+    def start_replica(self, index: int, model: Path = MODEL, timeout: float = 240) -> None:
+        """Start Rasa replica `index` (0-based) on its port again and wait until it answers."""
         port = int(self.replicas[index].rsplit(":", 1)[1])
-        serve.stop([self.processes[1 + index]])
-        self.processes[1 + index] = serve.start_rasa(model, port, self.env, self.log_dir, name=f"rasa-{index + 1}")
-        if not serve.wait_http(f"{self.replicas[index]}/status", timeout):
+        self.processes[1 + index] = serve.start_rasa(model, port, self.env, self.log_dir, name=f"rasa-{index + 1}",
+                                                     production=self.kind == "production")
+        if not serve.wait_http(f"{self.replicas[index]}{serve.READY_PATH}", timeout):
             raise RuntimeError(f"replica {index + 1} did not come back")
+
+    def restart_replica(self, index: int, model: Path = MODEL, timeout: float = 240) -> None:
+        """Stop Rasa replica `index` (0-based) and start it again on its port (a deploy)."""
+        serve.stop([self.processes[1 + index]])
+        self.start_replica(index, model, timeout)
 
     def stop_actions(self) -> None:
         serve.stop([self.processes[0]])
@@ -96,8 +131,11 @@ def drop_postgres(names: list, server: str = POSTGRES_SERVER) -> None:
 
 @contextlib.contextmanager
 def started(kind: str, replicas: int = 2, model: Path = MODEL, env: Optional[Dict[str, str]] = None,
-            log_dir: Optional[Path] = None, timeout: float = 300) -> Iterator[Running]:
-    """Start `kind` ("embedded" or "production"), wait until every server answers, yield it."""
+            log_dir: Optional[Path] = None, timeout: float = 300,
+            nginx_limits: Optional[Dict[str, str]] = None) -> Iterator[Running]:
+    """Start `kind` ("embedded" or "production"), wait until every server answers, yield it.
+    `nginx_limits` replaces nginx's per-address limits (default: bot.nginx.ONE_ADDRESS_LIMITS)."""
+    from bot import nginx
     from bot.storage.orders_csv import create_demo_database
 
     if kind not in ("embedded", "production"):
@@ -112,7 +150,7 @@ def started(kind: str, replicas: int = 2, model: Path = MODEL, env: Optional[Dic
             extra = {}
         else:
             database_url = tracker_url = create_postgres(pg_names)
-            extra = {"REDIS_URL": REDIS_SERVER}
+            extra = {"REDIS_URL": REDIS_SERVER, "RASA_AUTH_TOKEN": secrets.token_urlsafe(24)}
         try:
             if not create_demo_database(database_url).ok:
                 raise RuntimeError("demo orders did not import")
@@ -123,15 +161,18 @@ def started(kind: str, replicas: int = 2, model: Path = MODEL, env: Optional[Dic
                         "SERVICE_HOURS": "00:00-23:59", **extra, **(env or {})}
             if kind == "production":
                 base_port = serve.free_port()
-                processes = serve.start_production(model, base_port, ports, actions_port, full_env, log_dir)
+                processes = serve.start_production(model, base_port, ports, actions_port, full_env, log_dir,
+                                                   nginx_limits=nginx_limits or nginx.ONE_ADDRESS_LIMITS)
             else:
                 base_port = ports[0]
                 processes = serve.start(model, base_port, actions_port, full_env, log_dir)
             running = Running(kind, f"http://127.0.0.1:{base_port}", [f"http://127.0.0.1:{p}" for p in ports],
                               database_url, tracker_url, full_env, processes, log_dir, actions_port)
             try:
-                urls = [f"http://127.0.0.1:{actions_port}/health"] + [f"{u}/status" for u in running.replicas]
-                if not all(serve.wait_http(url, timeout) for url in urls + [f"{running.base}/status"]):
+                urls = [f"http://127.0.0.1:{actions_port}/health"]
+                urls += [f"{u}{serve.READY_PATH}" for u in running.replicas]
+                front = f"{running.base}{serve.PUBLIC_READY_PATH if kind == 'production' else serve.READY_PATH}"
+                if not all(serve.wait_http(url, timeout) for url in urls + [front]):
                     raise RuntimeError(f"{kind} shape did not start; see {log_dir}")
                 yield running
             finally:
