@@ -28,11 +28,12 @@ FACET_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-# Short and leaning on context: "那X呢", "X呢", "X那边呢", "要是X的话", "换成X".
+# Short and leaning on context: "那X呢", "X呢", "X那边呢", "要是X的话", "换成X", "X也要吗".
+_ALSO = r"也(?:要|需要|得|用|算|可以|行)(?:吗|么|不)?"
 _SHAPE = re.compile(
-    r"^(?:那么?|要是|如果是|换成|换做|那如果是?)?.{1,10}?(?:那边|这边|的话|的)?(?:呢|嘞|咧|呐|捏)?[?？!！。.~～]*$"
+    r"^(?:那么?|要是|如果是|换成|换做|那如果是?)?.{1,10}?(?:那边|这边|的话|的)?(?:呢|嘞|咧|呐|捏|" + _ALSO + r")?[?？!！。.~～]*$"
 )
-_LEANS = re.compile(r"(?:^(?:那|要是|如果是|换成|换做))|(?:呢|的话)[?？!！。.~～]*$")
+_LEANS = re.compile(r"(?:^(?:那|要是|如果是|换成|换做))|(?:呢|的话|" + _ALSO + r")[?？!！。.~～]*$")
 MAX_FOLLOWUP_CHARS = 14
 
 # A part of the answer just given ("这个要多久", "入口在哪", "要钱吗"): the cue, and what else may

@@ -21,8 +21,9 @@ import re
 from typing import Iterable, Optional
 
 COMPLAIN = re.compile(r"投诉|举报|差评|垃圾|什么破|破(服务|系统|网站|客服)|差劲|态度(很|太|真|极|非常)?(差|恶劣)|忍不了|坑人|太坑|complain"
-                      r"|什么服务|有完没完|浪费(我的?)?时间|不办事|没人(接|回|管|理)|不负责|无语|气死|受够|忽悠|骗(人|子|钱)"
-                      r"|干什么吃的|干啥吃的|搞什么鬼|像话吗|太过分|欺负人|还想不想做")
+                      r"|什么服务|有完没完|不负责|干什么吃的|干啥吃的|搞什么鬼|像话吗|太过分|欺负人|还想不想做")
+# Annoyance that also fits a plain request ("热线没人接，帮我提个工单"): a complaint only when no task is asked.
+ANNOYED = re.compile(r"浪费(我的?)?时间|不办事|没人(接|回|管|理)|无语|气死|受够")
 GOODBYE = re.compile(r"再见|拜拜|拜了|bye|回见|下次聊|下线|先撤|溜了|先这样(吧|了)?$|88$", re.I)
 THANKS = re.compile(r"谢|thx|thank|3q|辛苦|感恩", re.I)
 NOT_COMPLAINING = re.compile(r"(不|别|不用|不想|没)(再)?(投诉|举报)")  # "算了不投诉了"
@@ -32,8 +33,9 @@ URGE = re.compile(r"(这么|太|好)慢|加急|催(一下|一催|催|审|他们|
 URGE_ASK = re.compile(r"(这么|太|好)慢|加急|催(一下|一催|催|审|他们|管局)|快(点|一点|些|啲)|加快|尽快|(怎么|咋|为啥|为什么)还(没|在)"
                       r"|优先(处理|审)|往前(挪|排)|插(个)?队"
                       r"|expedite|hurry|speed (it )?up|asap|push them", re.I)
-HELPFUL = re.compile(r"(?<![没不])有帮助|(?<![没不])有用|已解决|帮到(我|了)|管用|好使|解决了|成功了|搞定|弄好了|帮大忙|说得对|(?<![不没])(懂|明白|清楚)了|原来如此"
-                     r"|get到|helpful|(it |that )?work(s|ed)", re.I)
+HELPFUL = re.compile(r"(?<![没不])有帮助|(?<![没不])有用|已解决|帮到(我|了)|管用|好使|解决了|成功了|搞定|弄好了|帮大忙|说得对"
+                     r"|helpful|(it |that )?work(s|ed)", re.I)
+UNDERSTOOD = re.compile(r"(?<![不没])(懂|明白|清楚)了|原来如此|get到")  # with thanks it is thanks ("明白了，谢啦")
 UNHELPFUL = re.compile(r"没(有)?帮助|没(有|啥|什么)?用|不管用|答非所问|没解决|不是我要的|还是不(知道|懂|会|明白|清楚|行)|看不(懂|明白)"
                        r"|没看懂|等于没说|(没|不)(懂|理解)我|理解错|牛头不对马嘴|useless|not helpful|(doesn'?t|didn'?t) help", re.I)
 VERDICTS = {"feedback_helpful", "feedback_unhelpful"}
@@ -50,6 +52,8 @@ TASK_ENTITIES = {"order_id", "phone_tail"}  # a number to look up in a message t
 NON_TASK = {"faq", "nlu_fallback", "out_of_scope", "affirm", "deny", "greet", "thanks", "goodbye"}
 SHORT = 14
 SURE_FAQ = 0.9
+TASKS = {"create_ticket", "ask_order_status", "request_human"}
+ASKING = re.compile(r"有没有|能不能|可不可以|怎么|什么|哪")  # "备案成功了有没有证书" asks
 ASKS = re.compile(r"[吗么呢?？]\s*$|多少|怎么|怎样|如何|哪|什么|啥|几")
 
 
@@ -62,6 +66,8 @@ def cue_intent(text: str, predicted: Optional[str], entities: Iterable[str] = ()
     if not text:
         return None
     if COMPLAIN.search(text) and not NOT_COMPLAINING.search(text):
+        return "complain"
+    if ANNOYED.search(text) and not NOT_COMPLAINING.search(text) and predicted not in TASKS and not OPEN_TICKET.search(text):
         return "complain"
     if THANKS.search(text) and WISH.search(text) and len(text) <= 2 * SHORT:
         return "thanks"
@@ -79,10 +85,10 @@ def cue_intent(text: str, predicted: Optional[str], entities: Iterable[str] = ()
     if predicted not in NON_TASK | VERDICTS or len(text) > SHORT:
         fits = len(text) <= 2 * SHORT or text.isascii()  # English says the same in more characters
         return "urge" if predicted in ("faq", "nlu_fallback", "out_of_scope") and fits and URGE_ASK.search(text) else None
-    question = text.rstrip("~～!！。. ").endswith(("吗", "么", "?", "？", "呢"))  # "公安备案有用吗" asks
+    question = text.rstrip("~～!！。. ").endswith(("吗", "么", "?", "？", "呢")) or ASKING.search(text)  # "公安备案有用吗"
     if UNHELPFUL.search(text) and not question:
         return "feedback_unhelpful"
-    if HELPFUL.search(text) and not question:
+    if (HELPFUL.search(text) or (UNDERSTOOD.search(text) and not THANKS.search(text))) and not question:
         return "feedback_helpful"
     if GOODBYE.search(text):
         return "goodbye"

@@ -83,3 +83,16 @@ def test_a_plain_question_the_faq_is_sure_of_is_not_a_complaint():
 def test_thanks_with_a_wish_is_thanks():
     assert cue_intent("谢谢 希望你们尽快处理", "urge") == "thanks"
     assert cue_intent("能不能尽快处理", "faq") == "urge"
+
+
+def test_annoyance_with_a_request_is_the_request():
+    assert cue_intent("热线等了二十分钟没人接，帮我提个工单", "create_ticket") is None
+    assert cue_intent("热线等了二十分钟没人接，帮我提个工单", "faq") == "create_ticket"
+    assert cue_intent("打了三次电话都没人接", "faq") == "complain"
+
+
+def test_understood_with_thanks_is_thanks_and_questions_are_not_verdicts():
+    assert cue_intent("明白了，谢啦", "feedback_helpful") == "thanks"
+    assert cue_intent("懂了", "faq") == "feedback_helpful"
+    assert cue_intent("备案成功了有没有证书可以下载", "faq") is None
+    assert cue_intent("收不收费啊 我们老年人怕上当受骗", "faq") is None

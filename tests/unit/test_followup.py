@@ -14,6 +14,8 @@ from bot.followup import Facet, detect, part_in, resolve
         ("那湖南呢?", Facet("province", "湖南")),
         ("上海呢", Facet("province", "上海")),
         ("要是APP呢", Facet("platform", "app")),
+        ("小程序也要吗", Facet("platform", "app")),
+        ("那个人也可以吗", Facet("subject", "individual")),
     ],
 )
 def test_detects_follow_ups(text, facet):
@@ -23,7 +25,7 @@ def test_detects_follow_ups(text, facet):
 @pytest.mark.parametrize(
     "text",
     ["个人备案要准备什么材料", "管局审核要多久", "域名实名要多久", "公司备案需要法人到场吗还是可以委托别人来办理呢",
-     "你好", "", "呢"],
+     "你好", "", "呢", "也要吗", "公安备案也要做吗 我们是做电商的 订单量很大"],
 )
 def test_standalone_messages_are_not_follow_ups(text):
     assert detect(text) == []
@@ -55,6 +57,7 @@ def test_a_longer_message_asks_for_a_part_only_the_topic_has(kb):
         ("regional_east_china", "那湖南呢?", "regional_central_china"),
         ("regional_north_china", "上海呢", "regional_east_china"),
         ("regional_south_china", "新疆呢", "regional_northwest"),
+        ("need_filing_or_not", "小程序也要吗", "app_filing_needed"),
     ],
 )
 def test_resolves_against_the_last_topic(kb, last, text, expected):
