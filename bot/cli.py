@@ -78,8 +78,15 @@ def _eval(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     report = evaluate(args.model or _latest_model(), args.files or [HELDOUT], load_kb(settings.faq_dir),
-                      settings.faq_threshold)
+                      settings.faq_threshold, parses_cache=args.parses)
     print(report.render())
+    if args.reliability and report.readings:
+        from bot.calibration import plot_reliability
+
+        names = ", ".join(str(f) for f in args.files) if args.files else "tests/heldout"
+        path = plot_reliability(report.reliability(), args.reliability, threshold=report.threshold,
+                                title=f"FAQ confidence reliability: {names} ({len(report.readings)} readings)")
+        print(f"reliability diagram: {path}")
     if args.misses:
         for expect, got, text in report.misses:
             print(f"  MISS {expect} -> {got}: {text}")
@@ -151,6 +158,10 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("files", nargs="*", type=Path, help="YAML files or folders (default: tests/heldout)")
     ev.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
     ev.add_argument("--misses", action="store_true", help="list every miss")
+    ev.add_argument("--reliability", default=str(ROOT / "var" / "reliability.png"), metavar="PNG",
+                    help="write the reliability diagram here (default: var/reliability.png; '' for none)")
+    ev.add_argument("--parses", type=Path, metavar="JSON",
+                    help="cache parses in this file and reuse them while the model is unchanged")
     ev.add_argument("--conversations", nargs="?", type=Path, const=CONVERSATIONS, default=None, metavar="DIR",
                     help="play the conversation corpus through REST instead (default: tests/conversations)")
     ev.add_argument("--url", help="with --conversations: a running server to play against (needs --enable-api)")

@@ -2,8 +2,9 @@
 
 `expect` is a topic id or an intent name. Top-1/top-3 score the ranking `bot.ranking` builds (FAQ
 topics in place of `faq`); the report also says how often the assistant would answer directly
-(confidence at or above the threshold) and how often those answers are right, because that is what
-a user sees.
+(calibrated confidence at or above the operating threshold, bot.calibration) and how often those
+answers are right, because that is what a user sees, with a reliability table: calibrated
+confidence in bins against how often the top FAQ topic is right.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from bot import calibration as cal
 from bot.faq.kb import KnowledgeBase, load_labelled
 from bot.ranking import read
 
@@ -32,6 +34,9 @@ class Report:
     oos: Counter = field(default_factory=Counter)  # tp, fp, fn for out_of_scope
     misses: list[tuple[str, str, str]] = field(default_factory=list)
     intents: list[int] = field(default_factory=lambda: [0, 0, 0])  # n, model right, BM25 right
+    readings: list[tuple[float, bool]] = field(default_factory=list)  # FAQ readings: calibrated confidence, top right
+    faq_questions: list[int] = field(default_factory=lambda: [0, 0, 0])  # expect a topic: n, answered, answered right
+    threshold: float | None = None  # the bar direct FAQ answers had to reach
 
     @property
     def top1_accuracy(self) -> float:
@@ -45,9 +50,16 @@ class Report:
         tp, fp, fn = self.oos["tp"], self.oos["fp"], self.oos["fn"]
         return (tp / (tp + fp) if tp + fp else 0.0, tp / (tp + fn) if tp + fn else 0.0)
 
-    def add(self, group: str, expect: str, answer: str | None, ranking: tuple[str, ...], text: str) -> None:
+    def add(self, group: str, expect: str, answer: str | None, ranking: tuple[str, ...], text: str,
+            confidence: float | None = None, top_faq: str | None = None, is_topic: bool = False) -> None:
         best = ranking[0] if ranking else None
         hit1, hit3 = best == expect, expect in ranking[:3]
+        if confidence is not None:
+            self.readings.append((confidence, top_faq == expect))
+        if is_topic:
+            self.faq_questions[0] += 1
+            self.faq_questions[1] += answer is not None
+            self.faq_questions[2] += answer == expect
         if answer is not None:
             self.answered += 1
             self.answered_right += answer == expect
@@ -67,6 +79,21 @@ class Report:
         is_oos = expect == OUT_OF_SCOPE
         self.oos["tp" if said_oos and is_oos else "fp" if said_oos else "fn" if is_oos else "tn"] += 1
 
+    def reliability(self) -> list[tuple[float, float, int, float, float]]:
+        return cal.reliability([c for c, _ in self.readings], [r for _, r in self.readings])
+
+    def render_calibration(self) -> list[str]:
+        if not self.readings:
+            return []
+        n, answered, right = self.faq_questions
+        rows = self.reliability()
+        lines = ["", f"FAQ questions (expecting a topic, {n}): answered directly {answered} ({answered / max(n, 1):.1%}), "
+                     f"{right / max(answered, 1):.2%} of them right",
+                 f"calibrated FAQ confidence (operating threshold {self.threshold:.3f}, fitted on the dev set); "
+                 f"{len(self.readings)} FAQ readings, expected calibration error {cal.expected_calibration_error(rows):.3f}:"]
+        lines += ["  " + line for line in cal.render_reliability(rows).splitlines()]
+        return lines
+
     def render(self, confusions: int = 25) -> str:
         precision, recall = self.oos_precision_recall()
         lines = [
@@ -77,6 +104,7 @@ class Report:
             f"answered directly: {self.answered}/{self.total}, right {self.answered_right / max(self.answered, 1):.2%}; "
             f"not sure: {self.total - self.answered}, right topic among the offered choices "
             f"{self.unsure_right_in_choices / max(self.total - self.answered, 1):.2%}",
+            *self.render_calibration(),
             "",
             f"intents (the non-FAQ questions, {self.intents[0]}): model {self.intents[1] / max(self.intents[0], 1):.2%}, "
             f"BM25 baseline over the same training data {self.intents[2] / max(self.intents[0], 1):.2%}",
@@ -97,6 +125,29 @@ def group_of(kb: KnowledgeBase, expect: str) -> str:
     return topic.group if topic else "intents"
 
 
+def parse_texts(model: Path, texts: list[str], cache: Path | None = None) -> list[dict[str, Any]]:
+    """Parse every text with the model; with `cache`, parses are kept in that JSON file and reused
+    while the model file is unchanged (size and modification time), so tuning does not reparse."""
+    import json
+
+    model = Path(model)
+    stat = model.stat()
+    key = f"{model.resolve()}:{stat.st_size}:{int(stat.st_mtime)}"
+    known: dict[str, Any] = {}
+    if cache is not None and Path(cache).exists():
+        stored = json.loads(Path(cache).read_text(encoding="utf-8"))
+        if stored.get("model") == key:
+            known = stored.get("parses") or {}
+    missing = [t for t in dict.fromkeys(texts) if t not in known]
+    if missing:
+        known.update(zip(missing, asyncio.run(_parse_all(model, missing))))
+        if cache is not None:
+            Path(cache).parent.mkdir(parents=True, exist_ok=True)
+            Path(cache).write_text(json.dumps({"model": key, "parses": known}, ensure_ascii=False, default=float),
+                                   encoding="utf-8")
+    return [known[t] for t in texts]
+
+
 async def _parse_all(model: Path, texts: Iterable[str]) -> list[dict[str, Any]]:
     import logging
 
@@ -111,13 +162,17 @@ async def _parse_all(model: Path, texts: Iterable[str]) -> list[dict[str, Any]]:
     return [await agent.parse_message(t) for t in texts]
 
 
-def evaluate(model: Path, files: Iterable[Path], kb: KnowledgeBase, threshold: float) -> Report:
+def evaluate(model: Path, files: Iterable[Path], kb: KnowledgeBase, threshold: float | None = None,
+             parses_cache: Path | None = None) -> Report:
+    """`threshold` as in bot.ranking.read (the FAQ action passes FAQ_THRESHOLD)."""
     items = load_labelled(files)
-    parses = asyncio.run(_parse_all(model, [i["text"] for i in items]))
-    report = Report()
+    parses = parse_texts(model, [i["text"] for i in items], parses_cache)
+    calibration = cal.stored()
+    report = Report(threshold=calibration.threshold if threshold is None else max(threshold, calibration.threshold))
     for item, parse in zip(items, parses):
-        reading = read(parse, threshold)
-        report.add(group_of(kb, item["expect"]), item["expect"], reading.answer, reading.ranking, item["text"])
+        reading = read(parse, threshold, calibration)
+        report.add(group_of(kb, item["expect"]), item["expect"], reading.answer, reading.ranking, item["text"],
+                   reading.confidence, reading.faq[0][0] if reading.faq else None, kb.get(item["expect"]) is not None)
     intent_items = [(i, p) for i, p in zip(items, parses) if kb.get(i["expect"]) is None]
     if intent_items:
         from bot import bm25
