@@ -6,12 +6,8 @@ of creating another. A ticket is reported only after its transaction committed.
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
-import threading
-import time
-import urllib.request
 import uuid
 from typing import Any, Dict, List, Optional, Text, Tuple
 
@@ -23,11 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.form_moves import (MOVE, NOTE, REQUESTED, AskWithNote, GuidedFormValidation, end_form, intent_of,
                                 message_text)
+from bot import outbox
 from bot.config import get_settings
 from bot.nlu.patterns import MOBILE
 from bot.storage import repository
 from bot.storage.db import off_loop, session_scope
-from bot.storage.models import Ticket, utcnow
 from bot.storage.privacy import mask_contact
 
 logger = logging.getLogger(__name__)
@@ -264,7 +260,7 @@ class ActionCreateTicket(Action):
             return [SlotSet("ticket_confirmed", None), FollowupAction("ticket_form")]
         logger.info("ticket %s stored for sender %s (contact %s)", ticket_no, tracker.sender_id,
                     mask_contact(tracker.get_slot("ticket_contact") or ""))
-        forward_later(ticket_id)
+        outbox.wake()  # this process's worker forwards it now; any worker later if this one dies
         if is_complaint(tracker):
             dispatcher.utter_message(text=f"投诉工单已提交，编号 **{ticket_no}**，会优先处理。客服会通过您留的联系方式尽快联系您。")
         else:
@@ -273,46 +269,14 @@ class ActionCreateTicket(Action):
 
 
 def store_ticket(**fields: Any) -> Tuple[str, int]:
-    """Store the ticket (once per idempotency key); its number and row id."""
+    """Store the ticket (once per idempotency key); its number and row id.
+
+    With HELPDESK_WEBHOOK_URL set, the ticket's delivery to the helpdesk is queued in the same
+    transaction (the outbox, bot/outbox.py): a stored ticket always has its pending delivery, and the
+    action server's outbox worker sends it, retrying, surviving restarts."""
     with session_scope() as session:
         ticket = repository.create_ticket(session, **fields)
         session.flush()
+        if get_settings().helpdesk_webhook_url:
+            repository.enqueue_ticket_delivery(session, ticket=ticket)
         return ticket.ticket_no, ticket.id
-
-
-def forward_later(ticket_id: int) -> None:
-    """Forward to the helpdesk webhook in the background when one is configured; never blocks the reply."""
-    url = get_settings().helpdesk_webhook_url
-    if url:
-        threading.Thread(target=forward, args=(ticket_id, url), daemon=True).start()
-
-
-def forward(ticket_id: int, url: str, attempts: int = 3, backoff: float = 0.5) -> bool:
-    """POST the stored ticket to the helpdesk, retrying; the outcome is recorded on the ticket."""
-    with session_scope() as session:
-        ticket = session.get(Ticket, ticket_id)
-        payload = {"ticket_no": ticket.ticket_no, "topic": ticket.topic, "order_no": ticket.order_no,
-                   "description": ticket.description, "contact": ticket.contact, "transcript": ticket.transcript}
-    error = None
-    for attempt in range(1, attempts + 1):
-        try:
-            request = urllib.request.Request(url, data=json.dumps(payload, ensure_ascii=False).encode(),
-                                             headers={"Content-Type": "application/json"}, method="POST")
-            with urllib.request.urlopen(request, timeout=5) as response:
-                if 200 <= response.status < 300:
-                    error = None
-                    break
-                error = f"HTTP {response.status}"
-        except OSError as exc:
-            error = str(exc)[:200]
-        logger.warning("forwarding ticket %s failed (attempt %d/%d): %s", payload["ticket_no"], attempt, attempts, error)
-        time.sleep(backoff * attempt)
-    with session_scope() as session:
-        ticket = session.get(Ticket, ticket_id)
-        ticket.forward_attempts = (ticket.forward_attempts or 0) + attempt
-        ticket.forward_error = error
-        if error is None:
-            ticket.forwarded_at = utcnow()
-    if error:
-        logger.error("ticket %s was stored but not forwarded to the helpdesk: %s", payload["ticket_no"], error)
-    return error is None

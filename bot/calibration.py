@@ -205,7 +205,11 @@ def plot_reliability(rows: Sequence[tuple[float, float, int, float, float]], pat
 
 
 FEATURES = ("top", "margin", "diet_faq")  # what the fit uses; features() offers more (docs/calibration.md)
-TARGET_PRECISION = 0.99
+# The dev-set precision the operating threshold is chosen for. Issue 12 asks for 99 %; on the dev set
+# that point (threshold 0.945, 3 wrong of 340) drops the conversation corpus's tuning part below its
+# 90 % floor (88.9 %), while one more wrong answer (4 of 365, 98.9 %) buys 25 more direct answers and
+# keeps it at 93 %. docs/calibration.md has both points.
+TARGET_PRECISION = 0.989
 
 
 def labelled_readings(parses: Sequence[dict[str, Any]], expects: Sequence[str]) -> tuple[list[dict[str, Any]], list[bool]]:
@@ -252,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parses = parse_texts(args.model, [i["text"] for i in items], args.parses)
     expects = [i["expect"] for i in items]
     note = (f"fitted on {', '.join(str(f) for f in args.files)} ({len(items)} questions), "
-            f"{datetime.date.today().isoformat()}, for ≥{args.precision:.0%} precision of direct FAQ answers")
+            f"{datetime.date.today().isoformat()}, threshold for ≥{args.precision:.1%} precision of direct FAQ answers on it")
     calibration = fit_calibration(parses, expects, precision=args.precision, note=note)
     args.out.write_text(calibration.to_json(), encoding="utf-8")
     chosen, right = labelled_readings(parses, expects)

@@ -61,53 +61,6 @@ def never_silent(on_new_message: Callable[[UserMessage], Awaitable[None]]
     return handle
 
 
-def harden_sanic() -> None:
-    """Make Sanic 21.12 (pinned by Rasa 3.6) answer 400, not 500 or nothing, to two malformed headers,
-    on every route of the server (later Sanic versions do this themselves).
-
-    - `Content-Length`: parsed with a bare `int()`, so `abc` got a 500, and `-1` sent the body reader
-      into a busy loop that blocked the event loop: one request stopped the whole server (every
-      channel, `/status` included).
-    - `Accept`: a bad q-value (`*/*;q=abc`) raised inside the error handler, so every 4xx became a 500.
-
-    Applied from a `before_server_start` listener: Sanic recompiles `Http.http1_request_header` at
-    startup ("touchup") and would drop a patch made earlier."""
-    import sanic.request
-    from sanic.exceptions import InvalidUsage
-    from sanic.http import Http
-
-    parse = Http.http1_request_header
-    if getattr(parse, "hardened", False):
-        return
-
-    async def http1_request_header(self: Http) -> None:
-        try:
-            await parse(self)
-        except ValueError:  # int() of a Content-Length that is not a number
-            self.keep_alive = False
-            raise InvalidUsage("Bad Request: invalid Content-Length") from None
-        if self.request_body is True and self.request_bytes_left < 0:
-            self.keep_alive = False
-            self.request_body, self.request_bytes_left = None, 0  # and nothing for Sanic to drain
-            raise InvalidUsage("Bad Request: invalid Content-Length")
-
-    parse_accept = sanic.request.parse_accept
-
-    def lenient_parse_accept(accept: str) -> Any:
-        try:
-            return parse_accept(accept)
-        except ValueError:
-            return parse_accept("*/*")
-
-    http1_request_header.hardened = True  # type: ignore[attr-defined]
-    Http.http1_request_header = http1_request_header  # type: ignore[assignment]
-    sanic.request.parse_accept = lenient_parse_accept  # type: ignore[assignment]
-
-
-async def _harden_sanic_on_start(_app: Any, _loop: Any) -> None:
-    harden_sanic()
-
-
 class CheckedRestInput(RestInput):
     @classmethod
     def name(cls) -> str:
@@ -115,8 +68,11 @@ class CheckedRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         blueprint = super().blueprint(never_silent(on_new_message))
-        # Every Rasa server here serves this channel, so the fix for all routes is applied from here.
-        blueprint.listener("before_server_start")(_harden_sanic_on_start)
+        # Every Rasa server here serves this channel, so the Sanic fixes for all routes (bot/patches.py,
+        # guarded at start-up by bot.rasa_main) are swapped in from here once Sanic has started.
+        from bot import patches
+
+        blueprint.listener("before_server_start")(patches.sanic_listener)
 
         @blueprint.middleware("request")
         async def check(request: Request) -> Optional[response.HTTPResponse]:

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from sqlalchemy import (
-    JSON, Boolean, CheckConstraint, Column, DateTime, Index, Integer, MetaData, String, Text,
+    JSON, Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, declarative_base, validates
@@ -164,3 +164,39 @@ class LookupAttempt(Base):
     order_no: Mapped[Optional[str]] = Column(String(20))
     succeeded: Mapped[bool] = Column(Boolean, nullable=False)
     created_at: Mapped[datetime] = Column(UtcDateTime, nullable=False, default=utcnow)
+
+
+OUTBOX_STATUSES: tuple[str, ...] = ("pending", "delivered", "failed")
+
+
+class OutboxDelivery(Base):
+    """One ticket's delivery to the helpdesk webhook, written in the transaction that stores the
+    ticket, so a stored ticket always has its delivery (see bot.outbox for the worker).
+
+    `next_attempt_at` is both the schedule and the lease: a worker claims a due row by moving it
+    forward by the lease (an atomic conditional UPDATE), so a worker that dies mid-delivery leaves a
+    row that falls due again when its lease runs out. `idempotency_key` is sent with every attempt
+    (at-least-once delivery; the helpdesk deduplicates on the key).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
+        # Serves the worker's claim: pending rows in the order they fall due.
+        Index(None, "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = Column(Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False,
+                                    unique=True)
+    idempotency_key: Mapped[str] = Column(String(128), nullable=False, unique=True)
+    status: Mapped[str] = Column(String(16), nullable=False, default="pending", server_default="pending")
+    attempts: Mapped[int] = Column(Integer, nullable=False, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = Column(UtcDateTime, nullable=False, default=utcnow)
+    claimed_by: Mapped[Optional[str]] = Column(String(64))
+    last_error: Mapped[Optional[str]] = Column(Text)
+    created_at: Mapped[datetime] = Column(UtcDateTime, nullable=False, default=utcnow)
+    delivered_at: Mapped[Optional[datetime]] = Column(UtcDateTime)
+
+    def __repr__(self) -> str:
+        return f"<OutboxDelivery ticket={self.ticket_id} {self.status} attempts={self.attempts}>"

@@ -1,14 +1,14 @@
 """Keyword-only data access functions; each takes the caller's session and never commits it."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.storage.models import CHINA_TZ, FilingOrder, LookupAttempt, Ticket, utcnow
+from bot.storage.models import CHINA_TZ, FilingOrder, LookupAttempt, OutboxDelivery, Ticket, utcnow
 
 _ORDER_FIELDS = frozenset(c.key for c in FilingOrder.__table__.columns) - {"id"}
 _TICKET_NO_ATTEMPTS = 5
@@ -145,3 +145,124 @@ def _lock_ticket_day(session: Session, day: date) -> bool:
         return False
     session.execute(select(func.pg_advisory_xact_lock(_ADVISORY_NAMESPACE, int(f"{day:%Y%m%d}"))))
     return True
+
+
+# --- the outbox: helpdesk deliveries of tickets (the worker is bot.outbox) -------------------------
+
+
+def enqueue_ticket_delivery(session: Session, *, ticket: Ticket, now: Optional[datetime] = None) -> OutboxDelivery:
+    """The ticket's pending delivery, added in the caller's transaction (the one storing the
+    ticket), or the one it already has: a repeated confirmation never queues a second delivery.
+    The idempotency key is the ticket's own, stable for every attempt."""
+    if ticket.id is None:
+        session.flush()
+    existing = session.execute(
+        select(OutboxDelivery).where(OutboxDelivery.ticket_id == ticket.id)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    now = now or utcnow()
+    delivery = OutboxDelivery(ticket_id=ticket.id, idempotency_key=ticket.idempotency_key, status="pending",
+                              attempts=0, next_attempt_at=now, created_at=now)
+    session.add(delivery)
+    return delivery
+
+
+def claim_due_deliveries(session: Session, *, worker: str, lease_seconds: float, limit: int = 10,
+                         now: Optional[datetime] = None) -> list[OutboxDelivery]:
+    """Claim up to `limit` pending deliveries that are due, for `worker`, for `lease_seconds`.
+
+    A claim counts an attempt and moves `next_attempt_at` past the lease: nobody else picks the row
+    up while the lease runs, and a worker that dies mid-delivery leaves it due again afterwards.
+    Safe with several workers on several action servers: on PostgreSQL the candidates are locked
+    with FOR UPDATE SKIP LOCKED (a competing worker takes other rows instead of waiting); on SQLite
+    the transaction already holds the database's write lock (BEGIN IMMEDIATE, see db.make_engine).
+    Each claim is also a conditional UPDATE that only succeeds while the row is still due, so a row
+    is never claimed twice within one lease on any backend. The caller commits to make the claims
+    visible before delivering.
+    """
+    now = now or utcnow()
+    candidates = session.execute(
+        select(OutboxDelivery.id)
+        .where(OutboxDelivery.status == "pending", OutboxDelivery.next_attempt_at <= now)
+        .order_by(OutboxDelivery.next_attempt_at, OutboxDelivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).scalars().all()
+    claimed: list[OutboxDelivery] = []
+    lease_until = now + timedelta(seconds=lease_seconds)
+    for delivery_id in candidates:
+        result = session.execute(
+            update(OutboxDelivery)
+            .where(OutboxDelivery.id == delivery_id, OutboxDelivery.status == "pending",
+                   OutboxDelivery.next_attempt_at <= now)
+            .values(next_attempt_at=lease_until, claimed_by=worker, attempts=OutboxDelivery.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            claimed.append(delivery_id)
+    if not claimed:
+        return []
+    session.expire_all()
+    return list(session.execute(
+        select(OutboxDelivery).where(OutboxDelivery.id.in_(claimed)).order_by(OutboxDelivery.id)
+    ).scalars())
+
+
+def mark_delivered(session: Session, *, delivery_id: int, now: Optional[datetime] = None) -> bool:
+    """Record that the helpdesk accepted the delivery (and on the ticket); never sent again after.
+    False if it was already marked (another worker's lease ran out and it delivered too)."""
+    now = now or utcnow()
+    result = session.execute(
+        update(OutboxDelivery)
+        .where(OutboxDelivery.id == delivery_id, OutboxDelivery.status != "delivered")
+        .values(status="delivered", delivered_at=now, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    delivery = session.get(OutboxDelivery, delivery_id, populate_existing=True)
+    ticket = session.get(Ticket, delivery.ticket_id)
+    ticket.forwarded_at, ticket.forward_attempts, ticket.forward_error = now, delivery.attempts, None
+    return True
+
+
+def mark_failed(session: Session, *, delivery_id: int, worker: str, error: str, retry_at: Optional[datetime],
+                now: Optional[datetime] = None) -> bool:
+    """Record a failed attempt: retried at `retry_at`, or given up (`failed`) when it is None.
+    Only while `worker` still holds the claim: if its lease ran out and another worker took the row,
+    that worker's outcome is the one recorded."""
+    values: dict[str, Any] = {"last_error": error[:1000]}
+    if retry_at is None:
+        values["status"] = "failed"
+    else:
+        values["next_attempt_at"] = retry_at
+    result = session.execute(
+        update(OutboxDelivery)
+        .where(OutboxDelivery.id == delivery_id, OutboxDelivery.status == "pending",
+               OutboxDelivery.claimed_by == worker)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    delivery = session.get(OutboxDelivery, delivery_id, populate_existing=True)
+    ticket = session.get(Ticket, delivery.ticket_id)
+    ticket.forward_attempts, ticket.forward_error = delivery.attempts, error[:1000]
+    return True
+
+
+def pending_deliveries(session: Session, *, due_by: Optional[datetime] = None) -> int:
+    """How many deliveries are still pending (due by `due_by`, when given)."""
+    query = select(func.count()).select_from(OutboxDelivery).where(OutboxDelivery.status == "pending")
+    if due_by is not None:
+        query = query.where(OutboxDelivery.next_attempt_at <= due_by)
+    return session.execute(query).scalar_one()
+
+
+def next_delivery_due(session: Session) -> Optional[datetime]:
+    """When the earliest pending delivery falls due (None when nothing is pending)."""
+    return session.execute(
+        select(OutboxDelivery.next_attempt_at).where(OutboxDelivery.status == "pending")
+        .order_by(OutboxDelivery.next_attempt_at).limit(1)
+    ).scalar_one_or_none()

@@ -1,14 +1,10 @@
-import json
-import logging
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions.tickets import ActionCreateTicket, forward, normalize_contact
+from actions.tickets import ActionCreateTicket, normalize_contact
 from bot.storage.db import session_scope
 from bot.storage.models import Ticket
 from tests.actions.helpers import run_action
@@ -66,54 +62,29 @@ def test_database_down_reports_failure_not_a_ticket(tracker_for, unreachable_dat
     assert {"event": "followup", "timestamp": None, "name": "ticket_form"} in events
 
 
-class FakeHelpdesk(BaseHTTPRequestHandler):
-    failures_left = 0
-    received: list = []
+def test_with_a_helpdesk_the_ticket_and_its_pending_delivery_are_stored_together(tracker_for, app_database,
+                                                                                 monkeypatch):
+    """The forwarding itself is the outbox worker's (tests/storage/test_outbox.py)."""
+    from bot.config import get_settings
+    from bot.storage.models import OutboxDelivery
 
-    def do_POST(self):  # noqa: N802 (http.server naming)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if FakeHelpdesk.failures_left > 0:
-            FakeHelpdesk.failures_left -= 1
-            self.send_response(503)
-        else:
-            FakeHelpdesk.received.append(body)
-            self.send_response(201)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def helpdesk():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeHelpdesk)
-    FakeHelpdesk.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/tickets"
-    server.shutdown()
+    monkeypatch.setenv("HELPDESK_WEBHOOK_URL", "http://127.0.0.1:9/tickets")
+    get_settings.cache_clear()
+    key = uuid.uuid4().hex
+    confirm(tracker_for, key)
+    confirm(tracker_for, key)  # confirmed twice: one ticket, one delivery
+    with session_scope(app_database) as session:
+        [delivery] = session.execute(select(OutboxDelivery)).scalars().all()
+        [ticket] = session.execute(select(Ticket)).scalars().all()
+    assert (delivery.ticket_id, delivery.status, delivery.idempotency_key) == (ticket.id, "pending", key)
 
 
-def test_forwarding_retries_until_the_helpdesk_accepts(tracker_for, app_database, helpdesk):
+def test_without_a_helpdesk_nothing_is_queued(tracker_for, app_database):
+    from bot.storage.models import OutboxDelivery
+
     confirm(tracker_for, uuid.uuid4().hex)
-    [ticket] = stored(app_database)
-    FakeHelpdesk.failures_left = 2
-    assert forward(ticket.id, helpdesk, attempts=3, backoff=0.01)
-    [ticket] = stored(app_database)
-    assert ticket.forwarded_at is not None and ticket.forward_attempts == 3 and ticket.forward_error is None
-    assert FakeHelpdesk.received[0]["ticket_no"] == ticket.ticket_no
-
-
-def test_a_helpdesk_that_stays_down_never_loses_the_ticket(tracker_for, app_database, helpdesk, caplog):
-    confirm(tracker_for, uuid.uuid4().hex)
-    [ticket] = stored(app_database)
-    FakeHelpdesk.failures_left = 10
-    with caplog.at_level(logging.WARNING):
-        assert not forward(ticket.id, helpdesk, attempts=2, backoff=0.01)
-    [ticket] = stored(app_database)
-    assert ticket.forwarded_at is None and "503" in ticket.forward_error and ticket.forward_attempts == 2
-    assert any("not forwarded" in r.getMessage() for r in caplog.records)
-    assert "13812345678" not in caplog.text
+    with session_scope(app_database) as session:
+        assert session.execute(select(OutboxDelivery)).scalars().all() == []
 
 
 def test_a_complaint_ticket_is_stored_as_such_and_first_in_line(tracker_for, app_database):

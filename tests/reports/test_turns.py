@@ -18,7 +18,7 @@ THRESHOLD = 0.5
 @pytest.mark.parametrize("parsed, topic, kind", [
     (parse("faq", 0.9, (("materials_individual", 0.8),)), "materials_individual", ANSWERED),
     (parse("faq", 0.9, (("materials_individual", 0.3), ("materials_company", 0.2))), None, CHOICES),
-    (parse("faq", 0.9, (("materials_individual", 0.5),)), None, OTHER),  # confident, yet the action did not answer
+    (parse("faq", 0.9, (("materials_individual", 0.99),)), None, OTHER),  # confident, yet the action did not answer
     (parse("nlu_fallback", 0.3, (("materials_individual", 0.2),)), None, FALLBACK_KIND),
     (parse("out_of_scope", 0.95), None, OUT_OF_SCOPE),
     (parse("greet", 0.99), None, OTHER),
@@ -30,8 +30,11 @@ def test_classify_uses_the_action_and_the_ranking_rule(parsed, topic, kind):
 
 
 def test_the_threshold_is_the_one_given():
-    low = parse("faq", 0.9, (("materials_individual", 0.55),))
-    assert classify(low, None, 0.5) == OTHER and classify(low, None, 0.6) == CHOICES
+    # The calibrated confidence (bot.calibration) of this clear ranking is ≈ 0.99: above the
+    # calibration's own bar, below a deployment's raised one.
+    sure = parse("faq", 0.9, (("materials_individual", 0.99),))
+    assert classify(sure, None, 0.5) == OTHER and classify(sure, None, 0.999) == CHOICES
+    assert classify(parse("faq", 0.9, (("materials_individual", 0.55),)), None, 0.5) == CHOICES
 
 
 def test_turns_answered_escalated_and_session_boundaries():
