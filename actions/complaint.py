@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.handoff import within_hours
+from actions.tickets import is_complaint
 from bot.clock import tracker_now
 from bot.config import get_settings
 from bot.nlu.normalize import normalize
@@ -34,6 +35,9 @@ class ActionComplaint(Action):
         return "action_complaint"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+        text = (tracker.latest_message or {}).get("text") or ""
+        if tracker.active_loop.get("name") == "ticket_form" and is_complaint(tracker):
+            return self.more_of_the_same(dispatcher, tracker, text)
         settings = get_settings()
         if within_hours(settings.service_hours, tracker_now(tracker)):
             reach = f"着急的话也可以直接拨打备案热线 {settings.hotline}。"
@@ -42,10 +46,21 @@ class ActionComplaint(Action):
         dispatcher.utter_message(
             text=f"非常抱歉给您带来不好的体验。我帮您登记一张投诉工单，会优先处理；{reach}")
         events: List[Dict[Text, Any]] = [SlotSet("ticket_type", "complaint")]
-        description = what_happened((tracker.latest_message or {}).get("text") or "")
+        description = what_happened(text)
         if description and not tracker.get_slot("ticket_description"):
             events.append(SlotSet("ticket_description", description[:2000]))
         loop = tracker.active_loop.get("name")
         if loop and loop != "ticket_form":
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        return events + [FollowupAction("ticket_form")]
+
+    @staticmethod
+    def more_of_the_same(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> List[Dict[Text, Any]]:
+        """More anger while the complaint ticket is being filled: noted in it, not a second apology."""
+        events: List[Dict[Text, Any]] = []
+        added = what_happened(text) or normalize(text)
+        before = tracker.get_slot("ticket_description") or ""
+        if added and added not in before:
+            events.append(SlotSet("ticket_description", f"{before}\n{added}".strip()[:2000]))
+        dispatcher.utter_message(text="明白，这些情况我都写进投诉工单了。")
         return events + [FollowupAction("ticket_form")]

@@ -54,6 +54,19 @@ def normalize_contact(text: str) -> Optional[str]:
     return None
 
 
+# What a request or a contact message says besides the problem: left out when judging its content.
+_NOT_PROBLEM = re.compile(
+    r"(你好|您好|hi|hello|在吗|麻烦|请|帮我|帮忙|我)|(想|要|需要|得)?(提|开|建|留|交|提交|新建|发)(个|一个|一张|张|下|一下)?(工单|单子)(吧|啊)?"
+    r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|\d[\d -]{5,}\d|(那|就)?(留|用|发)?(个)?(我的?)?(邮箱|手机|电话|手机号)(是|吧|号)?|[\W_]",
+    re.I)
+MIN_PROBLEM = 6  # characters left: enough to be a description
+
+
+def stated_problem(text: str) -> str:
+    """What is left of a message once greetings, the ticket request and any contact are removed."""
+    return _NOT_PROBLEM.sub("", text or "")
+
+
 def contact_in(tracker: Tracker) -> Optional[str]:
     """A phone number or an e-mail address the NLU found anywhere in the current message."""
     return next(tracker.get_latest_entity_values("phone"), None) or next(tracker.get_latest_entity_values("email"), None)
@@ -95,11 +108,11 @@ class ValidateTicketForm(GuidedFormValidation):
 
     def values_in_message(self, tracker: Tracker) -> Dict[Text, Any]:
         requested = tracker.get_slot(REQUESTED)
-        if requested == "ticket_description":
-            return {}  # free text: the description itself
         contact = contact_in(tracker)
         if contact:
-            return {"ticket_contact": contact}
+            return {"ticket_contact": contact}  # at any step: "那留邮箱吧 a@b.cn" while asked to describe
+        if requested == "ticket_description":
+            return {}  # free text: the description itself
         return {"ticket_confirmed": True} if requested == "ticket_confirmed" and confirms(tracker) else {}
 
     async def extract_ticket_key(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
@@ -122,14 +135,23 @@ class ValidateTicketForm(GuidedFormValidation):
         return {"ticket_topic": DEFAULT_TOPIC}
 
     async def extract_ticket_description(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        if tracker.get_slot(REQUESTED) != "ticket_description":
+        """The answer to "describe the problem"; or the problem already stated in the request that
+        opened the form ("我想提个工单，幕布照片传了三次都不合格"). A message that only gives a contact
+        ("那留邮箱吧 a@b.cn") describes nothing."""
+        requested = tracker.get_slot(REQUESTED)
+        text = message_text(tracker)
+        if requested is None and not tracker.get_slot("ticket_description") and intent_of(tracker)[0] == "create_ticket":
+            return {"ticket_description": text} if len(stated_problem(text)) >= MIN_PROBLEM else {}
+        if requested != "ticket_description":
             return {}
-        return {"ticket_description": message_text(tracker)}
+        if contact_in(tracker) and len(stated_problem(text)) < MIN_PROBLEM:
+            return {}
+        return {"ticket_description": text}
 
     async def extract_ticket_contact(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        """A contact found in the sentence, at the contact step or as a correction at the summary."""
+        """A contact found in the sentence: at any step before the summary, or as a correction at it."""
         requested = tracker.get_slot(REQUESTED)
-        if requested not in ("ticket_contact", "ticket_confirmed"):
+        if tracker.get_slot("ticket_contact") and requested != "ticket_confirmed":
             return {}
         contact = contact_in(tracker)
         if contact:

@@ -89,3 +89,31 @@ def test_the_summary_names_no_internal_label():
     AskTicketConfirmed().run(dispatcher, tracker, DOMAIN)
     text = dispatcher.messages[0]["text"]
     assert "关于" not in text and "备案咨询" not in text and "投诉工单" in text and "a@b.cn" in text
+
+
+def test_the_problem_stated_in_the_request_is_the_description():
+    tracker = in_form("ticket_form", None, "你好，我想提个工单，备案幕布照片传了三次都说不合格", intent="create_ticket")
+    _, _, slots = run(ValidateTicketForm(), tracker)
+    assert "幕布照片" in slots["ticket_description"]
+    bare = in_form("ticket_form", None, "我要开个工单", intent="create_ticket")
+    _, _, slots = run(ValidateTicketForm(), bare)
+    assert not slots.get("ticket_description")
+
+
+def test_an_e_mail_given_while_asked_to_describe_is_the_contact_not_the_description():
+    tracker = in_form("ticket_form", "ticket_description", "那留邮箱吧 zhang_san@qq.com", intent="inform",
+                      entities=[{"entity": "email", "value": "zhang_san@qq.com"}])
+    _, _, slots = run(ValidateTicketForm(), tracker)
+    assert slots["ticket_contact"] == "zhang_san@qq.com" and not slots.get("ticket_description")
+
+
+def test_more_anger_inside_the_complaint_ticket_is_noted_not_apologised_for_again():
+    from actions.complaint import ActionComplaint
+
+    tracker = in_form("ticket_form", "ticket_contact", "都半个月了还在初审，没人理我", intent="complain",
+                      ticket_type="complaint", ticket_description="审核太慢了")
+    dispatcher = CollectingDispatcher()
+    events = ActionComplaint().run(dispatcher, tracker, DOMAIN)
+    assert len(dispatcher.messages) == 1 and "抱歉" not in dispatcher.messages[0]["text"]
+    description = next(e["value"] for e in events if e.get("name") == "ticket_description")
+    assert description.startswith("审核太慢了") and "半个月" in description
