@@ -14,7 +14,7 @@ class Settings:
     """Everything configurable; each field names the environment variable it comes from."""
 
     faq_dir: Path = ROOT / "faq"  # FAQ_DIR
-    faq_threshold: float = 0.5  # FAQ_THRESHOLD: below this ranking confidence, offer choices
+    faq_threshold: float = 0.5  # FAQ_THRESHOLD: a floor on the calibrated FAQ confidence (bot/calibration.json holds the operating point); it can only raise the bar
     hotline: str = "4000-955-988转5 / 950808转5"  # HOTLINE
     service_hours: str = "09:00-21:00"  # SERVICE_HOURS: when people answer the hotline (China time)
     lookup_max_failures: int = 3  # LOOKUP_MAX_FAILURES: identity failures per conversation
