@@ -12,6 +12,7 @@ nothing starts. nginx never passes it on: only /webhooks/… and /socket.io/ are
 """
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -44,8 +45,29 @@ def rasa_command(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("rasa")), *args]
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now (tests, benchmark)."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now (tests, benchmark), chosen below
+    the kernel's ephemeral range: outgoing connections take their source ports from that range,
+    so a port picked there could be taken by one (or a client could connect to itself on it) in
+    the seconds before the server meant for it binds it, after loading its model."""
+    import random
+
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(10000, max(low, 10001))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -59,7 +81,9 @@ def wait_http(url: str, timeout: float) -> bool:
             with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status == 200:
                     return True
-        except OSError:
+        except (OSError, http.client.HTTPException):
+            # HTTPException: not an HTTP answer yet, e.g. a connection to a port nothing listens on
+            # yet that the kernel connected to itself (same ephemeral port): it reads its own request.
             time.sleep(0.3)
     return False
 

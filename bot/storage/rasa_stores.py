@@ -4,16 +4,18 @@ Embedded default: conversations in the SQLite file `var/tracker.db`, locks in me
 process). Production: `TRACKER_STORE_URL=postgresql://…` and `REDIS_URL=redis://…`, so that
 several stateless Rasa replicas share conversations (Rasa's SQLTrackerStore) and never process two
 messages of one conversation at once (Rasa's RedisLockStore). Both are Rasa's own stores; these
-classes only read their settings from the environment, which Rasa's `${VAR}` syntax cannot default.
+classes read their settings from the environment, which Rasa's `${VAR}` syntax cannot default, and
+EnvLockStore makes the lock's read-change-write atomic between replicas (see there).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any, Mapping, Optional, Text
 from urllib.parse import urlsplit
 
 from rasa.core.lock import TicketLock
-from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
+from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from sqlalchemy.engine import make_url
 
@@ -69,14 +71,52 @@ class EnvLockStore(LockStore):
     """Rasa's RedisLockStore when `REDIS_URL` is set, else its InMemoryLockStore.
 
     Rasa builds a custom lock store as `cls(endpoint_config=…)`; this one delegates the three
-    storage methods and keeps Rasa's own locking logic (LockStore.lock) untouched.
+    storage methods and keeps Rasa's own locking logic (LockStore.lock: a ticket per message,
+    served in turn).
+
+    What it adds: Rasa changes a ticket lock by reading it, changing it and writing it back
+    (`issue_ticket`, `finish_serving`, `update_lock`, `cleanup`), which is atomic in one process
+    but not between replicas sharing Redis. Two messages of one sender arriving at two replicas in
+    the same millisecond both got ticket 0 and were processed at once, and a cleanup could delete
+    the lock another replica had just taken a ticket on: seen in tests/production/test_nginx.py as
+    turns missing from the tracker (5 to 7 of 8 messages kept). Each of these changes now runs
+    under a short Redis mutex of its conversation's own (SET NX with expiry, redis-py's Lock).
     """
+
+    MUTEX_SECONDS = 5  # the mutex expires on its own if its holder dies mid-change
 
     def __init__(self, endpoint_config: Any = None, env: Optional[Mapping[str, str]] = None) -> None:
         env = os.environ if env is None else env
         url = env.get("REDIS_URL", "")
         self.inner: LockStore = RedisLockStore(**redis_lock_settings(url)) if url else InMemoryLockStore()
         super().__init__()
+
+    def _exclusive(self, conversation_id: Text) -> Any:
+        """Held while a ticket lock is read, changed and written back. In memory, one process's
+        synchronous read-change-write is already atomic."""
+        if isinstance(self.inner, RedisLockStore):
+            return self.inner.red.lock(f"{self.inner.key_prefix}{conversation_id}:mutex", timeout=self.MUTEX_SECONDS,
+                                       sleep=0.002, blocking_timeout=self.MUTEX_SECONDS)
+        return contextlib.nullcontext()
+
+    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        with self._exclusive(conversation_id):
+            return super().issue_ticket(conversation_id, lock_lifetime)
+
+    def update_lock(self, conversation_id: Text) -> None:
+        with self._exclusive(conversation_id):
+            super().update_lock(conversation_id)
+
+    def finish_serving(self, conversation_id: Text, ticket_number: int) -> None:
+        with self._exclusive(conversation_id):
+            super().finish_serving(conversation_id, ticket_number)
+
+    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+        """Rasa's cleanup (finish serving, delete the lock when nobody waits) as one change."""
+        with self._exclusive(conversation_id):
+            LockStore.finish_serving(self, conversation_id, ticket_number)
+            if not self.is_someone_waiting(conversation_id):
+                self.delete_lock(conversation_id)
 
     def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
         return self.inner.get_lock(conversation_id)

@@ -224,17 +224,20 @@ QUESTIONS = ["备案有问题打什么电话", "个人备案要准备什么材�
 
 def test_one_senders_parallel_messages_are_processed_one_at_a_time_in_order(production, public, served_by,
                                                                              new_sender):
-    """Eight messages of one sender, sent 25 ms apart, each on its own connection, so nginx spreads
-    them over both replicas while earlier ones are still being processed. Rasa's Redis lock
-    (a ticket per message, served in turn) must process them one at a time in arrival order:
-    the tracker holds each message once, in the order sent, each followed by its own replies."""
+    """Eight messages of one sender sent at the same moment, each on its own connection: nginx
+    spreads them over both replicas. Rasa's lock on Redis (a ticket per message, served in turn)
+    must process them one at a time: the tracker holds each message once, each followed by its
+    own replies and nothing else, in the order the replies came back. Against Rasa's RedisLockStore
+    as shipped this lost 1 to 3 of the 8 turns in 7 runs of 8 (bot.storage.rasa_stores.EnvLockStore
+    says why and what fixed it)."""
+    with ThreadPoolExecutor(len(QUESTIONS)) as pool:  # warm: open nginx's keepalive connections to
+        list(pool.map(lambda i: public.say(new_sender("warm"), "你好"), range(len(QUESTIONS))))  # both replicas
     sender, tag = new_sender("parallel"), uuid.uuid4().hex[:10]
     replies, timings = {}, {}
     start = threading.Barrier(len(QUESTIONS))
 
     def send(i: int) -> None:
         start.wait()
-        time.sleep(0.025 * i)
         sent = time.monotonic()
         replies[i] = public.say(sender, QUESTIONS[i], tag=tag)
         timings[i] = (sent, time.monotonic())
@@ -257,8 +260,9 @@ def test_one_senders_parallel_messages_are_processed_one_at_a_time_in_order(prod
             turns.append([event["text"], []])
         elif event["event"] == "bot" and turns:
             turns[-1][1].append(event.get("text") or "")
-    assert [text for text, _ in turns] == QUESTIONS  # each once, in the order sent
-    for i, (_, said) in enumerate(turns):
+    answered = sorted(range(len(QUESTIONS)), key=lambda i: timings[i][1])
+    assert [text for text, _ in turns] == [QUESTIONS[i] for i in answered]  # each once, one after another
+    for i, (_, said) in zip(answered, turns):
         assert "\n".join(said) == replies[i]  # each reply belongs to its own message: no interleaving
 
 

@@ -59,3 +59,50 @@ def test_redis_lock_store_shared_between_two_replicas(redis_url):
     assert seen is not None and seen.last_issued == ticket and seen.is_someone_waiting()
     two.delete_lock(conversation)
     assert one.get_lock(conversation) is None
+
+
+def _issue_from_two_replicas(stores: list, conversation: str, per_store: int = 25) -> list:
+    """Tickets issued for one conversation by `stores` (one per replica) from threads at once."""
+    import threading
+
+    tickets: list = []
+    start = threading.Barrier(len(stores) * 2)
+
+    def issue(store) -> None:
+        start.wait()
+        for _ in range(per_store):
+            tickets.append(store.issue_ticket(conversation, 30))
+
+    threads = [threading.Thread(target=issue, args=(s,)) for s in stores for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return tickets
+
+
+def test_tickets_issued_by_two_replicas_at_once_are_all_different(redis_url):
+    """Rasa's own RedisLockStore reads, changes and writes a lock back: replicas issuing tickets at
+    the same moment hand out the same number twice (two messages processed at once). EnvLockStore
+    does each change under a Redis mutex."""
+    conversation = f"c-{uuid.uuid4().hex[:8]}"
+    stores = [EnvLockStore(env={"REDIS_URL": redis_url}) for _ in range(2)]
+    try:
+        tickets = _issue_from_two_replicas(stores, conversation)
+        assert len(tickets) == 100 and sorted(tickets) == list(range(100))
+        for ticket in tickets:
+            stores[ticket % 2].cleanup(conversation, ticket)
+        assert stores[0].get_lock(conversation) is None  # the last cleanup removed the lock
+    finally:
+        stores[0].delete_lock(conversation)
+
+
+def test_rasas_own_redis_lock_store_does_hand_out_a_ticket_twice(redis_url):
+    """Why the mutex is there: the same race against Rasa's RedisLockStore as it ships."""
+    conversation = f"c-{uuid.uuid4().hex[:8]}"
+    stores = [RedisLockStore(**redis_lock_settings(redis_url)) for _ in range(2)]
+    try:
+        tickets = _issue_from_two_replicas(stores, conversation)
+        assert len(set(tickets)) < len(tickets)
+    finally:
+        stores[0].delete_lock(conversation)
