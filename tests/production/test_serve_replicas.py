@@ -4,6 +4,7 @@ answers the webhooks, and Ctrl-C stops every process. With Rasa's HTTP API on an
 RASA_AUTH_TOKEN, nothing starts."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -53,7 +54,8 @@ def test_serve_with_two_replicas_answers_through_nginx_and_stops(services):
         assert init.returncode == 0, init.stdout + init.stderr
         process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--model", str(shapes.MODEL),
                                     "--port", str(port), "--actions-port", str(actions_port), "--replicas", "2"],
-                                   cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                   cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   start_new_session=True)  # its own process group: nothing outlives a failure
         try:
             for p in (port + 1, port + 2):
                 assert serve.wait_http(f"http://127.0.0.1:{p}{serve.READY_PATH}", 300), f"nothing on {p}"
@@ -75,8 +77,9 @@ def test_serve_with_two_replicas_answers_through_nginx_and_stops(services):
                 with pytest.raises(requests.ConnectionError):
                     requests.get(f"http://127.0.0.1:{p}/", timeout=5)
         finally:
-            if process.poll() is None:
-                process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # nginx and the servers too, had the test failed
+            process.wait()
     finally:
         from bot.storage import db
 
