@@ -313,7 +313,8 @@ class ActionOutOfScope(Action):
         if leaning is not None:
             return leaning
         last = knowledge_base().get(tracker.get_slot("faq_topic") or "")
-        part = followup.part_in(text, last) if len(text) <= followup.MAX_FOLLOWUP_CHARS else None
+        short = len(text) <= followup.MAX_FOLLOWUP_CHARS * (3 if text.isascii() else 1)  # English takes more letters
+        part = followup.part_in(text, last) if short else None
         if part:
             return await ActionAnswerFaq().run(dispatcher, tracker, domain)  # the FAQ action answers that part
         dispatcher.utter_message(response="utter_out_of_scope")

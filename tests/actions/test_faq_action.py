@@ -121,3 +121,12 @@ def test_a_bare_province_gets_that_province(tracker_for):
                           entities=[{"entity": "province", "value": "江苏"}], slots={"faq_topic": "regional_east_china"})
     messages, _ = run(tracker)
     assert len(messages) == 1 and messages[0]["text"].startswith("江苏") and "上海" not in messages[0]["text"]
+
+
+def test_a_short_english_follow_up_out_of_scope_gets_the_part(tracker_for):
+    from actions.faq import ActionOutOfScope
+
+    tracker = tracker_for("do weekends count?", intent="out_of_scope", slots={"faq_topic": "bureau_review_duration"})
+    dispatcher = CollectingDispatcher()
+    run_action(ActionOutOfScope(), dispatcher, tracker, {})
+    assert "节假日" in dispatcher.messages[0]["text"]

@@ -15,6 +15,7 @@ from bot.followup import Facet, detect, part_in, resolve
         ("上海呢", Facet("province", "上海")),
         ("要是APP呢", Facet("platform", "app")),
         ("小程序也要吗", Facet("platform", "app")),
+        ("小程序也要备案吗", Facet("platform", "app")),
         ("那个人也可以吗", Facet("subject", "individual")),
     ],
 )
@@ -81,3 +82,7 @@ def test_a_provider_elsewhere_asks_that_part(kb):
     topic = kb.get("dns_pause_first_filing")
     assert part_in("不过我们DNS托管在cloudflare 不在你们这", topic) == "elsewhere"
     assert "Cloudflare" in topic.parts["elsewhere"]
+
+
+def test_weekends_in_english_ask_how_long(kb):
+    assert part_in("do weekends count?", kb.get("bureau_review_duration")) == "how_long"
