@@ -6,7 +6,7 @@ The ticket goes through the same ticket form. An angry message that already says
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
@@ -20,7 +20,8 @@ from bot.config import get_settings
 from bot.nlu.normalize import normalize
 
 # What a bare complaint says without saying what happened: left out when judging its content.
-_BARE = re.compile(r"我?(要|想)?(投诉|举报|差评|吐槽)(你们|一下|客服|这个|华为云)?|太差(劲)?了?|垃圾|什么破?服务|[!！?？。,，~ ]")
+_BARE = re.compile(r"我?(要|想)?(投诉|举报|差评|吐槽)(你们|一下|客服|这个|华为云)?|太差(劲)?了?|垃圾|什么破?服务"
+                   r"|[!！?？。,，~ ]")
 MIN_CONTENT = 8  # characters left after the bare words: enough to be a description
 
 
@@ -31,10 +32,10 @@ def what_happened(text: str) -> str:
 
 
 class ActionComplaint(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_complaint"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[str, Any]]:
         text = (tracker.latest_message or {}).get("text") or ""
         if tracker.active_loop.get("name") == "ticket_form" and is_complaint(tracker):
             return self.more_of_the_same(dispatcher, tracker, text)
@@ -45,7 +46,7 @@ class ActionComplaint(Action):
             reach = f"现在不在人工服务时间（每天 {settings.service_hours}），客服上班后会优先联系您。"
         dispatcher.utter_message(
             text=f"非常抱歉给您带来不好的体验。我帮您登记一张投诉工单，会优先处理；{reach}")
-        events: List[Dict[Text, Any]] = [SlotSet("ticket_type", "complaint")]
+        events: List[Dict[str, Any]] = [SlotSet("ticket_type", "complaint")]
         description = what_happened(text)
         if description and not tracker.get_slot("ticket_description"):
             events.append(SlotSet("ticket_description", description[:2000]))
@@ -55,9 +56,9 @@ class ActionComplaint(Action):
         return events + [FollowupAction("ticket_form")]
 
     @staticmethod
-    def more_of_the_same(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> List[Dict[Text, Any]]:
+    def more_of_the_same(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> List[Dict[str, Any]]:
         """More anger while the complaint ticket is being filled: noted in it, not a second apology."""
-        events: List[Dict[Text, Any]] = []
+        events: List[Dict[str, Any]] = []
         added = what_happened(text) or normalize(text)
         before = tracker.get_slot("ticket_description") or ""
         if added and added not in before:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from enum import Enum
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
@@ -48,13 +48,17 @@ class Move(str, Enum):
 
 
 # A cue only counts in a short message: in a ticket description "取消接入后…" is content, not "cancel".
-LEAVE = re.compile(r"算了|算啦|(先)?别(提交|提了|交了|弄了|查了)|不(要)?提交了?|不查了|不用(了|啦|查|问|提|弄|麻烦)|先不|不弄了|不提了|不要了|取消|不办了|不想(查|弄|提|办|问)了?"
+LEAVE = re.compile(r"算了|算啦|(先)?别(提交|提了|交了|弄了|查了)|不(要)?提交了?|不查了|不用(了|啦|查|问|提|弄|麻烦)"
+                   r"|先不|不弄了|不提了|不要了|取消|不办了|不想(查|弄|提|办|问)了?"
                    r"|放弃|没事了|不需要了|改天|下次再|以后再|回头再|我自己(去|看|查)|不找了|停|结束|退出")
-REFUSE = re.compile(r"不方便|不(想|用)?留了?|不想(给|留|说|提供|告诉|透露)|不愿(意)?|不能(给|留|提供|告诉)|不给|不留|不告诉|凭什么|隐私"
+REFUSE = re.compile(r"不方便|不(想|用)?留了?|不想(给|留|说|提供|告诉|透露)|不愿(意)?|不能(给|留|提供|告诉)"
+                    r"|不给|不留|不告诉|凭什么|隐私"
                     r"|没有(手机|电话|邮箱)|不用(手机|电话)")
-DONT_KNOW = re.compile(r"忘了|忘记|不记得|记不(得|清|住)|不知道|不清楚|不晓得|找不到|没找到|(在|去)?哪(里|儿)?(看|找|查)"
+DONT_KNOW = re.compile(r"忘了|忘记|不记得|记不(得|清|住)|不知道|不清楚|不晓得|找不到|没找到"
+                       r"|(在|去)?哪(里|儿)?(看|找|查)"
                        r"|怎么(找|查看|看)|没(看到|印象)|不确定|想不起")
-CORRECTION = re.compile(r"写错|打错|输错|填错|说错|搞错|弄错|发错|错了|不对|更正|改(成|为|一下)|应该是|重新(填|写|输)|换(成|个)")
+CORRECTION = re.compile(r"写错|打错|输错|填错|说错|搞错|弄错|发错|错了|不对|更正|改(成|为|一下)|应该是"
+                        r"|重新(填|写|输)|换(成|个)")
 SWITCH_INTENTS = {"ask_order_status", "create_ticket"}  # another task, even in a description
 SHORT = 16  # characters: longer messages are content, whatever cue they contain
 DIGITS = re.compile(r"\d{3}")  # "1380013800": a value typed wrong, whatever the classifier made of it
@@ -86,7 +90,8 @@ def classify(text: str, intent: str, *, has_value: bool, free_text: bool = False
     switching = intent in elsewhere and intent in SWITCH_INTENTS and confident and \
         (not free_text or short or LEAVE.search(text[:6]))
     # "不想给尾号，直接告诉我结果" sounds cross but refuses the slot; a complaint word makes it a complaint.
-    refusing = not free_text and about_slot and (REFUSE.search(text) or DONT_KNOW.search(text)) and not COMPLAIN.search(text)
+    refusing = (not free_text and about_slot and (REFUSE.search(text) or DONT_KNOW.search(text))
+                and not COMPLAIN.search(text))
     if intent == "request_human" or (intent == "complain" and not refusing) or switching:
         return Move.ELSEWHERE
     # "…不用了" ends a longer message too: the last words are the decision; digits are an attempt at a value.
@@ -111,7 +116,7 @@ def classify(text: str, intent: str, *, has_value: bool, free_text: bool = False
     return Move.UNCLEAR
 
 
-def end_form(**slots: Any) -> List[Dict[Text, Any]]:
+def end_form(**slots: Any) -> List[Dict[str, Any]]:
     """Events that end the active form now (any slot values given are set too)."""
     # Listening next keeps the form's "completed" rule (and its submit action) from running.
     return [ActiveLoop(None), SlotSet(REQUESTED, None), SlotSet(NOTE, None), FollowupAction(ACTION_LISTEN)] + \
@@ -135,20 +140,20 @@ class GuidedFormValidation(FormValidationAction, ABC):
     confidence: float = 0.6
 
     @abstractmethod
-    def on_leave(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
+    def on_leave(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[str, Any]]:
         """The reply and events when the user leaves the form."""
 
-    def on_refuse(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> List[Dict[Text, Any]]:
+    def on_refuse(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> List[Dict[str, Any]]:
         return [SlotSet(NOTE, None)]
 
-    def on_dont_know(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> List[Dict[Text, Any]]:
+    def on_dont_know(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> List[Dict[str, Any]]:
         return [SlotSet(NOTE, None)]
 
     def unclear_note(self, slot: str) -> Optional[str]:
         """The hint that replaces the prompt when a message filled nothing."""
         return None
 
-    def values_in_message(self, tracker: Tracker) -> Dict[Text, Any]:
+    def values_in_message(self, tracker: Tracker) -> Dict[str, Any]:
         """Slot values this form can read off the current message (entities, not whole messages)."""
         return {}
 
@@ -158,12 +163,12 @@ class GuidedFormValidation(FormValidationAction, ABC):
         filled = [s for s in self.form_slots if tracker.get_slot(s) not in (None, "") and s != requested]
         return filled[-1] if filled else None
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+    async def required_slots(self, domain_slots: List[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> List[str]:
         """Nothing more to ask once a validation said STOP (the database is down, say)."""
         return [] if tracker.get_slot(MOVE) == STOP else domain_slots
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[str, Any]]:
         requested = tracker.get_slot(REQUESTED)
         if not requested or tracker.active_loop.get("name") != self.form_name():
             tracker.slots[MOVE] = None  # the turn that starts the form: a fresh start
@@ -172,7 +177,7 @@ class GuidedFormValidation(FormValidationAction, ABC):
         values = self.values_in_message(tracker)
         move = classify(text, intent, has_value=bool(values), free_text=requested in self.free_text_slots,
                         elsewhere=self.elsewhere_intents, confident=confidence >= self.confidence)
-        events: List[Dict[Text, Any]] = [SlotSet(MOVE, move.value)]
+        events: List[Dict[str, Any]] = [SlotSet(MOVE, move.value)]
         if move is Move.ELSEWHERE:
             return []  # nothing set: Rasa rejects the form this turn and the rules take it
         if move is Move.LEAVE:
@@ -189,7 +194,7 @@ class GuidedFormValidation(FormValidationAction, ABC):
         return events + self._stop_if_asked([SlotSet(NOTE, None)] + await super().run(dispatcher, tracker, domain))
 
     @staticmethod
-    def _stop_if_asked(events: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+    def _stop_if_asked(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         """A validation that said STOP has already replied: listen next, so no submit action runs."""
         stopped = any(e.get("event") == "slot" and e.get("name") == MOVE and e.get("value") == STOP for e in events)
         return events + [FollowupAction(ACTION_LISTEN)] if stopped else events
@@ -208,14 +213,14 @@ class AskWithNote(Action, ABC):
     def slot(self) -> str:
         """The slot this action asks for."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return f"action_ask_{self.slot}"
 
-    def prompt(self, tracker: Tracker) -> Dict[Text, Any]:
+    def prompt(self, tracker: Tracker) -> Dict[str, Any]:
         """The plain prompt as utter_message keyword arguments (text, buttons…)."""
         return {"response": f"utter_ask_{self.slot}"}
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[str, Any]]:
         note = tracker.get_slot(NOTE)
         dispatcher.utter_message(**({"text": note} if note else self.prompt(tracker)))
         return [SlotSet(NOTE, None)] if note else []

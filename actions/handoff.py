@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Dict, List, Optional, Text
+from typing import Dict, List, Optional
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
@@ -32,7 +32,7 @@ def within_hours(spec: str, now: Optional[datetime] = None) -> bool:
 class ActionHumanHandoff(Action):
     """Also ends any form in progress: nobody has to finish a lookup to reach a person."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_human_handoff"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
@@ -41,7 +41,8 @@ class ActionHumanHandoff(Action):
             text = (f"人工客服请拨打备案热线 {settings.hotline}（服务时间每天 {settings.service_hours}，北京时间）。\n"
                     "不方便打电话的话，我也可以帮您提交工单，会有专人跟进。")
         else:
-            text = (f"现在不在人工服务时间（每天 {settings.service_hours}，北京时间），热线 {settings.hotline} 暂时无人接听。\n"
+            text = (f"现在不在人工服务时间（每天 {settings.service_hours}，北京时间），"
+                    f"热线 {settings.hotline} 暂时无人接听。\n"
                     "我可以先帮您提交工单，客服上班后会联系您。")
         dispatcher.utter_message(text=text, buttons=[TICKET_BUTTON])
         events: List[Dict] = []

@@ -10,7 +10,7 @@ import hmac
 import logging
 import re
 from datetime import timedelta
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -37,7 +37,8 @@ _LONE_FOUR = re.compile(r"(?<![\d-])(\d{4})(?![\d-])")
 def storage_failure(dispatcher: CollectingDispatcher) -> None:
     """The honest reply when the database cannot answer: never a guess, always the hotline."""
     dispatcher.utter_message(
-        text=f"抱歉，订单系统暂时查询不了，请稍后再试，或拨打备案热线 {get_settings().hotline}，也可以在控制台“ICP备案”里直接查看订单进度。")
+        text=f"抱歉，订单系统暂时查询不了，请稍后再试，或拨打备案热线 {get_settings().hotline}，"
+             "也可以在控制台“ICP备案”里直接查看订单进度。")
 
 
 def locked_reply(dispatcher: CollectingDispatcher) -> None:
@@ -95,28 +96,29 @@ class ValidateOrderStatusForm(GuidedFormValidation):
     form_slots = ("order_id", "phone_tail")
     elsewhere_intents = GuidedFormValidation.elsewhere_intents | {"urge", "create_ticket"}
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_order_status_form"
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+    async def required_slots(self, domain_slots: List[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> List[str]:
         if (tracker.get_slot("lookup_failures") or 0) >= get_settings().lookup_max_failures:
             return []  # locked: the submit action explains, nothing more is asked
         return await super().required_slots(domain_slots, dispatcher, tracker, domain)
 
     # --- what the message carries -------------------------------------------------------------
 
-    def values_in_message(self, tracker: Tracker) -> Dict[Text, Any]:
+    def values_in_message(self, tracker: Tracker) -> Dict[str, Any]:
         found = {name: next(tracker.get_latest_entity_values(name), None) for name in ("order_id", "phone_tail")}
         values = {k: v for k, v in found.items() if v}
         text = message_text(tracker)
-        if tracker.get_slot("requested_slot") == "order_id" and "order_id" not in values and _ATTEMPT.search(text):
-            values["order_id"] = _ATTEMPT.search(text).group()
+        attempt = _ATTEMPT.search(text)
+        if tracker.get_slot("requested_slot") == "order_id" and "order_id" not in values and attempt:
+            values["order_id"] = attempt.group()
         tail = values.get("phone_tail") or tail_in(tracker)
         return {**values, **({"phone_tail": tail} if tail else {})}
 
     async def extract_order_id(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> Dict[Text, Any]:
+                               domain: DomainDict) -> Dict[str, Any]:
         """A typed attempt that is not a valid number still reaches validation, to be explained.
 
         Also on the turn that starts the form (nothing requested yet): "查订单 ICP2026…" with a
@@ -130,7 +132,7 @@ class ValidateOrderStatusForm(GuidedFormValidation):
         return {"order_id": attempt.group().replace(" ", "")} if attempt else {}
 
     async def extract_phone_tail(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict) -> Dict[Text, Any]:
+                                 domain: DomainDict) -> Dict[str, Any]:
         """When asked for the digits, a bare "5678" (or "5 6 7 8") or a whole phone number answers
         it; so does four digits typed right after the order number ("ICP2026111600733 6666")."""
         if next(tracker.get_latest_entity_values("phone_tail"), None):
@@ -141,17 +143,17 @@ class ValidateOrderStatusForm(GuidedFormValidation):
     # --- validation -----------------------------------------------------------------------------
 
     def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                          domain: DomainDict) -> Dict[Text, Any]:
+                          domain: DomainDict) -> Dict[str, Any]:
         value = str(value or "").strip().upper()
         if not is_order_id(value):
             return {"order_id": None, NOTE: f"“{value[:30]}”不是有效的订单号。{FORMAT_HELP}请再发一次订单号。"}
-        slots: Dict[Text, Any] = {"order_id": value}
+        slots: Dict[str, Any] = {"order_id": value}
         if tracker.get_slot("verified_order") != value and "phone_tail" not in tracker.slots_to_validate():
             slots["phone_tail"] = None  # digits given for another order prove nothing for this one
         return slots
 
     async def validate_phone_tail(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                  domain: DomainDict) -> Dict[Text, Any]:
+                                  domain: DomainDict) -> Dict[str, Any]:
         value = re.sub(r"\s", "", str(value or ""))
         if not re.fullmatch(r"\d{4}", value):
             return {"phone_tail": None, NOTE: "请发订单上预留手机号的后 4位数字，例如 5678。"}
@@ -171,7 +173,7 @@ class ValidateOrderStatusForm(GuidedFormValidation):
         settings = get_settings()
         failures = settings.lookup_max_failures if reply is None else int(tracker.get_slot("lookup_failures") or 0) + 1
         left = settings.lookup_max_failures - failures
-        slots: Dict[Text, Any] = {"phone_tail": None, "lookup_failures": float(failures), "verified_order": None}
+        slots: Dict[str, Any] = {"phone_tail": None, "lookup_failures": float(failures), "verified_order": None}
         if left > 0:
             slots[NOTE] = (f"订单号和手机尾号对不上（或查不到这个订单），还可以再试{left}次。"
                            f"请再发一次预留手机号的后4位；如果是订单号写错了，直接发正确的订单号。")
@@ -182,18 +184,18 @@ class ValidateOrderStatusForm(GuidedFormValidation):
 
     # --- what people do inside the lookup ---------------------------------------------------------
 
-    def on_leave(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
+    def on_leave(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[str, Any]]:
         dispatcher.utter_message(text="好的，已取消订单查询。还有什么可以帮您？")
         return end_form(order_id=None, phone_tail=None)
 
-    def on_refuse(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> List[Dict[Text, Any]]:
+    def on_refuse(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> List[Dict[str, Any]]:
         dispatcher.utter_message(
             text="理解您的顾虑。核对订单号和手机尾号是为了确认您是订单的主人，不会用于其他用途。\n"
                  "不方便提供的话，可以登录华为云控制台进入“ICP备案”直接查看进度，"
                  f"或拨打备案热线 {get_settings().hotline}。")
         return end_form(order_id=None, phone_tail=None)
 
-    def on_dont_know(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> List[Dict[Text, Any]]:
+    def on_dont_know(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> List[Dict[str, Any]]:
         if slot == "phone_tail":
             dispatcher.utter_message(
                 text="预留手机号是提交订单时填写的负责人手机号。记不清的话：\n"
@@ -223,7 +225,7 @@ class AskPhoneTail(AskWithNote):
 class ActionOrderStatus(Action):
     """Runs when the lookup form completes: the owner's order in plain words, or why not."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_order_status"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:

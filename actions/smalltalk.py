@@ -6,7 +6,7 @@ ticket was created it says that ticket exists and that no second one was made.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -18,10 +18,10 @@ _CONFIRMING = re.compile(r"确认|确定|提交|^对|^是|^/affirm|^ok$|^yes", r
 
 
 class ActionAcknowledge(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_acknowledge"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[str, Any]]:
         message = tracker.latest_message or {}
         intent = (message.get("intent") or {}).get("name")
         ticket_no = tracker.get_slot("ticket_no")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -17,8 +17,16 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.form_moves import (MOVE, NOTE, REQUESTED, AskWithNote, GuidedFormValidation, end_form, intent_of,
-                                message_text)
+from actions.form_moves import (
+    MOVE,
+    NOTE,
+    REQUESTED,
+    AskWithNote,
+    GuidedFormValidation,
+    end_form,
+    intent_of,
+    message_text,
+)
 from bot import outbox
 from bot.config import get_settings
 from bot.nlu.patterns import MOBILE
@@ -34,11 +42,12 @@ TICKET_SLOTS = ("ticket_topic", "ticket_description", "ticket_contact", "ticket_
 DEFAULT_TOPIC = "备案咨询"  # stored when nothing narrower is known; never shown to the user
 TRANSCRIPT_TURNS = 20
 # Refusing every contact, not just the phone ("邮箱也不想给", "电话邮箱都不方便"); "发邮箱吧" offers one.
-REFUSE_ALL = re.compile(r"(邮箱|邮件)[^，,。]{0,4}(也|都)?(不|没)|都不(方便|想|留|给|要)|什么都不|任何|联系方式[^，,。]{0,3}(不|没)")
+REFUSE_ALL = re.compile(r"(邮箱|邮件)[^，,。]{0,4}(也|都)?(不|没)|都不(方便|想|留|给|要)|什么都不|任何"
+                        r"|联系方式[^，,。]{0,3}(不|没)")
 _CONTACT_WORDS = re.compile(r"电话|手机|号码|邮箱|邮件|联系")
 _DESCRIPTION_WORDS = re.compile(r"描述|问题|内容|情况")
-_CONFIRM = re.compile(r"(确认|确定|提交|没问题|可以|行|ok|okay|yes|对的?|是的?|好的?|嗯+)[吧啊呀的了哈嗯!！。.~ ]*(提交|确认)?[吧啊呀的了哈!！。.~ ]*",
-                      re.I)
+_CONFIRM = re.compile(r"(确认|确定|提交|没问题|可以|行|ok|okay|yes|对的?|是的?|好的?|嗯+)"
+                      r"[吧啊呀的了哈嗯!！。.~ ]*(提交|确认)?[吧啊呀的了哈!！。.~ ]*", re.I)
 
 
 def normalize_contact(text: str) -> Optional[str]:
@@ -57,7 +66,8 @@ def normalize_contact(text: str) -> Optional[str]:
 # What a request or a contact message says besides the problem: left out when judging its content.
 _NOT_PROBLEM = re.compile(
     r"(你好|您好|hi|hello|在吗|麻烦|请|帮我|帮忙|我)|(想|要|需要|得)?(提|开|建|留|交|提交|新建|发)(个|一个|一张|张|下|一下)?(工单|单子)(吧|啊)?"
-    r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|\d[\d -]{5,}\d|(那|就)?(留|用|发)?(个)?(我的?)?(邮箱|手机|电话|手机号)(是|吧|号)?|[\W_]",
+    r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|\d[\d -]{5,}\d"
+    r"|(那|就)?(留|用|发)?(个)?(我的?)?(邮箱|手机|电话|手机号)(是|吧|号)?|[\W_]",
     re.I)
 MIN_PROBLEM = 6  # characters left: enough to be a description
 
@@ -69,7 +79,8 @@ def stated_problem(text: str) -> str:
 
 def contact_in(tracker: Tracker) -> Optional[str]:
     """A phone number or an e-mail address the NLU found anywhere in the current message."""
-    return next(tracker.get_latest_entity_values("phone"), None) or next(tracker.get_latest_entity_values("email"), None)
+    return (next(tracker.get_latest_entity_values("phone"), None)
+            or next(tracker.get_latest_entity_values("email"), None))
 
 
 def transcript(tracker: Tracker, turns: int = TRANSCRIPT_TURNS) -> List[Dict[str, str]]:
@@ -101,12 +112,12 @@ class ValidateTicketForm(GuidedFormValidation):
     free_text_slots = ("ticket_description",)
     elsewhere_intents = GuidedFormValidation.elsewhere_intents | {"urge", "ask_order_status"}
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_ticket_form"
 
     # --- what the message carries -------------------------------------------------------------
 
-    def values_in_message(self, tracker: Tracker) -> Dict[Text, Any]:
+    def values_in_message(self, tracker: Tracker) -> Dict[str, Any]:
         requested = tracker.get_slot(REQUESTED)
         contact = contact_in(tracker)
         if contact:
@@ -115,10 +126,10 @@ class ValidateTicketForm(GuidedFormValidation):
             return {}  # free text: the description itself
         return {"ticket_confirmed": True} if requested == "ticket_confirmed" and confirms(tracker) else {}
 
-    async def extract_ticket_key(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_ticket_key(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         return {} if tracker.get_slot("ticket_key") else {"ticket_key": uuid.uuid4().hex}
 
-    async def extract_ticket_topic(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_ticket_topic(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         """Pre-filled from what the conversation already showed: an order, else the last FAQ topic."""
         if tracker.get_slot("ticket_topic"):
             return {}
@@ -134,13 +145,14 @@ class ValidateTicketForm(GuidedFormValidation):
                 return {"ticket_topic": topic.question}
         return {"ticket_topic": DEFAULT_TOPIC}
 
-    async def extract_ticket_description(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_ticket_description(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         """The answer to "describe the problem"; or the problem already stated in the request that
         opened the form ("我想提个工单，幕布照片传了三次都不合格"). A message that only gives a contact
         ("那留邮箱吧 a@b.cn") describes nothing."""
         requested = tracker.get_slot(REQUESTED)
         text = message_text(tracker)
-        if requested is None and not tracker.get_slot("ticket_description") and intent_of(tracker)[0] == "create_ticket":
+        if (requested is None and not tracker.get_slot("ticket_description")
+                and intent_of(tracker)[0] == "create_ticket"):
             return {"ticket_description": text} if len(stated_problem(text)) >= MIN_PROBLEM else {}
         if requested != "ticket_description":
             return {}
@@ -148,45 +160,46 @@ class ValidateTicketForm(GuidedFormValidation):
             return {}
         return {"ticket_description": text}
 
-    async def extract_ticket_contact(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_ticket_contact(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         """A contact found in the sentence: at any step before the summary, or as a correction at it."""
         requested = tracker.get_slot(REQUESTED)
         if tracker.get_slot("ticket_contact") and requested != "ticket_confirmed":
             return {}
         contact = contact_in(tracker)
         if contact:
-            return {"ticket_contact": contact, **({"ticket_confirmed": None} if requested == "ticket_confirmed" else {})}
+            reconfirm = {"ticket_confirmed": None} if requested == "ticket_confirmed" else {}
+            return {"ticket_contact": contact, **reconfirm}
         return {}  # anything else is unclear to the form layer, which words the next prompt
 
-    async def extract_ticket_confirmed(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_ticket_confirmed(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         if tracker.get_slot(REQUESTED) != "ticket_confirmed" or contact_in(tracker):
             return {}
         return {"ticket_confirmed": True} if confirms(tracker) else {}
 
     # --- validation -----------------------------------------------------------------------------
 
-    def validate_ticket_description(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    def validate_ticket_description(self, value: Any, dispatcher, tracker, domain) -> Dict[str, Any]:
         value = str(value or "").strip()
         if len(value) < 4:
             return {"ticket_description": None, NOTE: "请再多描述一点遇到的问题（至少几个字），方便客服处理。"}
         return {"ticket_description": value[:2000]}
 
-    def validate_ticket_contact(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    def validate_ticket_contact(self, value: Any, dispatcher, tracker, domain) -> Dict[str, Any]:
         contact = normalize_contact(str(value or ""))
         if contact is None:
             return {"ticket_contact": None, NOTE: CONTACT_FORMAT}
         return {"ticket_contact": contact}
 
-    def validate_ticket_confirmed(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    def validate_ticket_confirmed(self, value: Any, dispatcher, tracker, domain) -> Dict[str, Any]:
         return {"ticket_confirmed": True if value else None}
 
     # --- what people do inside the ticket form ----------------------------------------------------
 
-    def on_leave(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
+    def on_leave(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[str, Any]]:
         dispatcher.utter_message(response="utter_ticket_cancelled")
         return end_form(**{name: None for name in TICKET_SLOTS})
 
-    def on_refuse(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> List[Dict[Text, Any]]:
+    def on_refuse(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> List[Dict[str, Any]]:
         if slot == "ticket_description":  # "手机号不方便留" before the contact was even asked
             return [SlotSet(NOTE, "没关系，联系方式到时留个邮箱也可以。先请描述一下您遇到的问题。")]
         if slot != "ticket_contact":
@@ -227,7 +240,7 @@ CONTACT_FORMAT = "没看到有效的联系方式。请留一个中国大陆手�
 class AskTicketDescription(AskWithNote):
     slot = "ticket_description"
 
-    def prompt(self, tracker: Tracker) -> Dict[Text, Any]:
+    def prompt(self, tracker: Tracker) -> Dict[str, Any]:
         if is_complaint(tracker):
             return {"text": "请简单说一下发生了什么（比如哪个环节、什么时候），我们会优先处理。"}
         return {"text": "请描述一下您遇到的问题，越具体越好（比如订单号、报错提示、卡在哪一步）。"}
@@ -236,7 +249,7 @@ class AskTicketDescription(AskWithNote):
 class AskTicketContact(AskWithNote):
     slot = "ticket_contact"
 
-    def prompt(self, tracker: Tracker) -> Dict[Text, Any]:
+    def prompt(self, tracker: Tracker) -> Dict[str, Any]:
         return {"text": "请留一个联系方式：中国大陆手机号或邮箱，客服会通过它联系您。"}
 
 
@@ -245,7 +258,7 @@ class AskTicketConfirmed(AskWithNote):
 
     slot = "ticket_confirmed"
 
-    def prompt(self, tracker: Tracker) -> Dict[Text, Any]:
+    def prompt(self, tracker: Tracker) -> Dict[str, Any]:
         kind = "投诉工单（优先处理）" if is_complaint(tracker) else "工单"
         lines = [f"请确认{kind}信息："]
         topic = tracker.get_slot("ticket_topic")
@@ -259,7 +272,7 @@ class AskTicketConfirmed(AskWithNote):
 
 
 class ActionCreateTicket(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_create_ticket"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
@@ -284,7 +297,8 @@ class ActionCreateTicket(Action):
                     mask_contact(tracker.get_slot("ticket_contact") or ""))
         outbox.wake()  # this process's worker forwards it now; any worker later if this one dies
         if is_complaint(tracker):
-            dispatcher.utter_message(text=f"投诉工单已提交，编号 **{ticket_no}**，会优先处理。客服会通过您留的联系方式尽快联系您。")
+            dispatcher.utter_message(text=f"投诉工单已提交，编号 **{ticket_no}**，会优先处理。"
+                                          "客服会通过您留的联系方式尽快联系您。")
         else:
             dispatcher.utter_message(text=f"工单已提交，编号 **{ticket_no}**。客服会通过您留的联系方式跟进，请留意。")
         return [SlotSet(name, None) for name in TICKET_SLOTS] + [SlotSet("ticket_no", ticket_no)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -40,7 +40,8 @@ REVIEWS = {
 }
 # Everything else is not waiting on a review: say who acts.
 NOT_IN_REVIEW = {
-    "sms_verification": "现在等的是您这边：负责人需要完成工信部短信核验（收到 12381 短信后 24 小时内），完成后就会报送管局审核。",
+    "sms_verification": "现在等的是您这边：负责人需要完成工信部短信核验（收到 12381 短信后 24 小时内），"
+                        "完成后就会报送管局审核。",
     "provider_rejected": "订单被初审退回了，需要您按审核意见修改后重新提交，提交后才会继续审核。",
     "bureau_rejected": "订单被管局驳回了，需要您按驳回原因修改后重新提交，重新走初审和管局审核。",
     "draft": "订单还没提交，审核还没开始。请在控制台“ICP备案”里补全信息并提交，提交后华为云初审一般1-2个工作日。",
@@ -73,10 +74,10 @@ def status_since(order_no: str) -> Tuple[Optional[str], Optional[datetime]]:
 
 
 class ActionUrge(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_urge"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[str, Any]]:
         order_no = tracker.get_slot("verified_order")
         if not order_no:
             dispatcher.utter_message(text=general_reply(), buttons=[LOOKUP_BUTTON])

@@ -84,7 +84,8 @@ def run(model: Path, messages: int = 400, concurrency: int = 4, seed: int = 7, f
             with ThreadPoolExecutor(concurrency) as pool:
                 concurrent = list(pool.map(lambda t: _turn(url, t), texts[messages // 2:]))
             wall = time.perf_counter() - t0
-            rss = {name: (rss_mb(p.pid), rss_mb(p.pid, "VmHWM")) for name, p in zip(("actions", "rasa"), procs)}
+            rss = {name: (rss_mb(p.pid), rss_mb(p.pid, "VmHWM"))
+                   for name, p in zip(("actions", "rasa"), procs, strict=False)}
         finally:
             serve.stop(procs)
     seq = [ms for ms, _ in sequential]

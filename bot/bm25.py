@@ -31,7 +31,7 @@ class BM25:
     def scores(self, query: Iterable[str]) -> list[float]:
         query = list(query)
         out = []
-        for doc, length in zip(self.docs, self.lengths):
+        for doc, length in zip(self.docs, self.lengths, strict=True):
             norm = self.k1 * (1 - self.b + self.b * length / self.avg)
             out.append(sum(self.idf.get(t, 0.0) * doc[t] * (self.k1 + 1) / (doc[t] + norm) for t in query if t in doc))
         return out

@@ -18,8 +18,9 @@ import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 STORED = Path(__file__).resolve().parent / "calibration.json"
 EPS = 1e-4
@@ -30,7 +31,7 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def _faq_pairs(ranking: Iterable[dict[str, Any]]) -> list[tuple[str, float]]:
+def _faq_pairs(ranking: Optional[Iterable[dict[str, Any]]]) -> list[tuple[str, float]]:
     return [(str(r["intent_response_key"]).split("/", 1)[-1], float(r.get("confidence") or 0.0))
             for r in ranking or [] if r.get("intent_response_key")]
 
@@ -44,7 +45,8 @@ def features(parse: dict[str, Any]) -> dict[str, float]:
     top_topic, top = blended[0] if blended else (None, 0.0)
     second = blended[1][1] if len(blended) > 1 else 0.0
     selector_top = selector[0][0] if selector else top_topic  # no selector: nothing disagrees
-    selector_conf = dict(selector).get(top_topic, 0.0) if selector else top
+    by_topic: dict[Optional[str], float] = dict(selector)
+    selector_conf = by_topic.get(top_topic, 0.0) if selector else top
     diet = next((float(r.get("confidence") or 0.0) for r in parse.get("intent_ranking") or []
                  if r.get("name") == "faq" and not r.get("cue") and not r.get("followup")), 0.0)
     return {
@@ -70,7 +72,7 @@ class Calibration:
         return self.probability(features(parse))
 
     def probability(self, values: dict[str, float]) -> float:
-        z = self.intercept + sum(c * float(values.get(n, 0.0)) for n, c in zip(self.names, self.coef))
+        z = self.intercept + sum(c * float(values.get(n, 0.0)) for n, c in zip(self.names, self.coef, strict=False))
         z = min(max(z, -60.0), 60.0)
         return 1.0 / (1.0 + math.exp(-z))
 
@@ -80,7 +82,7 @@ class Calibration:
                            "threshold": self.threshold, "note": self.note}, ensure_ascii=False, indent=1) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> "Calibration":
+    def from_json(cls, text: str) -> Calibration:
         data = json.loads(text)
         return cls(tuple(data["names"]), tuple(float(c) for c in data["coef"]), float(data["intercept"]),
                    float(data["threshold"]), str(data.get("note", "")))
@@ -116,18 +118,19 @@ def fit(rows: Sequence[dict[str, float]], right: Sequence[bool], names: Sequence
         std[std == 0] = 1.0
         model = LogisticRegression(C=c, max_iter=5000).fit((x - mean) / std, y)
         w = model.coef_[0] / std
-        bad = [n for n, wi in zip(kept, w) if n in MONOTONE and wi < 0]
+        bad = [n for n, wi in zip(kept, w, strict=True) if n in MONOTONE and wi < 0]
         if not bad:
-            weights = dict(zip(kept, (float(v) for v in w)))
+            weights = dict(zip(kept, (float(v) for v in w), strict=True))
             return tuple(weights.get(n, 0.0) for n in names), float(model.intercept_[0] - (w * mean).sum())
         kept.remove(min(bad, key=lambda n: w[kept.index(n)]))
     share = min(max(float(y.mean()), EPS), 1 - EPS)
     return tuple(0.0 for _ in names), math.log(share / (1 - share))
 
 
-def precision_coverage(confidences: Sequence[float], right: Sequence[bool], threshold: float) -> tuple[float, float, int]:
+def precision_coverage(confidences: Sequence[float], right: Sequence[bool],
+                       threshold: float) -> tuple[float, float, int]:
     """Precision of the answers at or above `threshold`, the share answered, and how many."""
-    answered = [r for c, r in zip(confidences, right) if c >= threshold]
+    answered = [r for c, r in zip(confidences, right, strict=True) if c >= threshold]
     n = len(confidences)
     return (sum(answered) / len(answered) if answered else 1.0, len(answered) / n if n else 0.0, len(answered))
 
@@ -144,12 +147,13 @@ def operating_threshold(confidences: Sequence[float], right: Sequence[bool], pre
 BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0)
 
 
-def reliability(confidences: Sequence[float], right: Sequence[bool], bins: Sequence[float] = BINS) -> list[tuple[float, float, int, float, float]]:
+def reliability(confidences: Sequence[float], right: Sequence[bool],
+                bins: Sequence[float] = BINS) -> list[tuple[float, float, int, float, float]]:
     """(low, high, count, mean confidence, accuracy) per confidence bin; the last bin includes 1.0."""
     rows = []
-    for i, (low, high) in enumerate(zip(bins, bins[1:])):
+    for i, (low, high) in enumerate(pairwise(bins)):
         last = i == len(bins) - 2
-        inside = [(c, r) for c, r in zip(confidences, right) if low <= c < high or (last and c == high)]
+        inside = [(c, r) for c, r in zip(confidences, right, strict=True) if low <= c < high or (last and c == high)]
         n = len(inside)
         rows.append((low, high, n, sum(c for c, _ in inside) / n if n else 0.0,
                      sum(r for _, r in inside) / n if n else 0.0))
@@ -212,10 +216,11 @@ FEATURES = ("top", "margin", "diet_faq")  # what the fit uses; features() offers
 TARGET_PRECISION = 0.989
 
 
-def labelled_readings(parses: Sequence[dict[str, Any]], expects: Sequence[str]) -> tuple[list[dict[str, Any]], list[bool]]:
+def labelled_readings(parses: Sequence[dict[str, Any]],
+                      expects: Sequence[str]) -> tuple[list[dict[str, Any]], list[bool]]:
     """The FAQ readings among `parses` (intent `faq`, a ranking) and whether each top topic is `expect`."""
     chosen, right = [], []
-    for parse, expect in zip(parses, expects):
+    for parse, expect in zip(parses, expects, strict=True):
         ranking = ((parse.get("response_selector") or {}).get("faq") or {}).get("ranking") or []
         if (parse.get("intent") or {}).get("name") == "faq" and ranking:
             chosen.append(parse)
@@ -256,7 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parses = parse_texts(args.model, [i["text"] for i in items], args.parses)
     expects = [i["expect"] for i in items]
     note = (f"fitted on {', '.join(str(f) for f in args.files)} ({len(items)} questions), "
-            f"{datetime.date.today().isoformat()}, threshold for ≥{args.precision:.1%} precision of direct FAQ answers on it")
+            f"{datetime.date.today().isoformat()}, "
+            f"threshold for ≥{args.precision:.1%} precision of direct FAQ answers on it")
     calibration = fit_calibration(parses, expects, precision=args.precision, note=note)
     args.out.write_text(calibration.to_json(), encoding="utf-8")
     chosen, right = labelled_readings(parses, expects)

@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -14,7 +15,9 @@ class Settings:
     """Everything configurable; each field names the environment variable it comes from."""
 
     faq_dir: Path = ROOT / "faq"  # FAQ_DIR
-    faq_threshold: float = 0.5  # FAQ_THRESHOLD: a floor on the calibrated FAQ confidence (bot/calibration.json holds the operating point); it can only raise the bar
+    # FAQ_THRESHOLD: a floor on the calibrated FAQ confidence (bot/calibration.json holds the
+    # operating point); it can only raise the bar.
+    faq_threshold: float = 0.5
     hotline: str = "4000-955-988转5 / 950808转5"  # HOTLINE
     service_hours: str = "09:00-21:00"  # SERVICE_HOURS: when people answer the hotline (China time)
     lookup_max_failures: int = 3  # LOOKUP_MAX_FAILURES: identity failures per conversation
@@ -31,7 +34,7 @@ class Settings:
     test_clock: bool = False  # TEST_CLOCK: honour a message's metadata.clock (conversation tests only)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         return cls(
             faq_dir=Path(env.get("FAQ_DIR", cls.faq_dir)),

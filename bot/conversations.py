@@ -132,8 +132,9 @@ def judge(expect: Dict[str, Any], replies: List[Dict[str, Any]], tracker: Dict[s
     # What every turn owes the user.
     if not text.strip():
         failures.append("no reply")
-    if _PLACEHOLDER.search(text):
-        failures.append(f"slot placeholder in reply: {_PLACEHOLDER.search(text).group()}")
+    placeholder = _PLACEHOLDER.search(text)
+    if placeholder:
+        failures.append(f"slot placeholder in reply: {placeholder.group()}")
     for label in _INTERNAL:
         if label in text:
             failures.append(f"internal label in reply: {label}")
@@ -250,7 +251,8 @@ def report(results: List[ConversationResult], show_heldout_failures: bool = Fals
     for key, values in (("flow", sorted({r.conversation.flow for r in results})),
                         ("class", sorted({c for r in results for c in r.conversation.classes}))):
         for value in values:
-            part = [r for r in results if (r.conversation.flow == value if key == "flow" else value in r.conversation.classes)]
+            part = [r for r in results
+                    if (r.conversation.flow == value if key == "flow" else value in r.conversation.classes)]
             lines.append(figures(part).line(f"{key} {value}"))
         lines.append("")
     shown = results if show_heldout_failures else tuning

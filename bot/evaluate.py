@@ -87,10 +87,12 @@ class Report:
             return []
         n, answered, right = self.faq_questions
         rows = self.reliability()
-        lines = ["", f"FAQ questions (expecting a topic, {n}): answered directly {answered} ({answered / max(n, 1):.1%}), "
+        lines = ["", f"FAQ questions (expecting a topic, {n}): "
+                     f"answered directly {answered} ({answered / max(n, 1):.1%}), "
                      f"{right / max(answered, 1):.2%} of them right",
                  f"calibrated FAQ confidence (operating threshold {self.threshold:.3f}, fitted on the dev set); "
-                 f"{len(self.readings)} FAQ readings, expected calibration error {cal.expected_calibration_error(rows):.3f}:"]
+                 f"{len(self.readings)} FAQ readings, "
+                 f"expected calibration error {cal.expected_calibration_error(rows):.3f}:"]
         lines += ["  " + line for line in cal.render_reliability(rows).splitlines()]
         return lines
 
@@ -101,12 +103,14 @@ class Report:
             f"top-1 accuracy: {self.top1_accuracy:.2%}",
             f"top-3 accuracy: {self.top3_accuracy:.2%}",
             f"out_of_scope precision: {precision:.2%}  recall: {recall:.2%}",
-            f"answered directly: {self.answered}/{self.total}, right {self.answered_right / max(self.answered, 1):.2%}; "
+            f"answered directly: {self.answered}/{self.total}, "
+            f"right {self.answered_right / max(self.answered, 1):.2%}; "
             f"not sure: {self.total - self.answered}, right topic among the offered choices "
             f"{self.unsure_right_in_choices / max(self.total - self.answered, 1):.2%}",
             *self.render_calibration(),
             "",
-            f"intents (the non-FAQ questions, {self.intents[0]}): model {self.intents[1] / max(self.intents[0], 1):.2%}, "
+            f"intents (the non-FAQ questions, {self.intents[0]}): "
+            f"model {self.intents[1] / max(self.intents[0], 1):.2%}, "
             f"BM25 baseline over the same training data {self.intents[2] / max(self.intents[0], 1):.2%}",
             "",
             f"{'group':<18}{'n':>5}{'top-1':>9}{'top-3':>9}",
@@ -140,7 +144,7 @@ def parse_texts(model: Path, texts: list[str], cache: Path | None = None) -> lis
             known = stored.get("parses") or {}
     missing = [t for t in dict.fromkeys(texts) if t not in known]
     if missing:
-        known.update(zip(missing, asyncio.run(_parse_all(model, missing))))
+        known.update(zip(missing, asyncio.run(_parse_all(model, missing)), strict=True))
         if cache is not None:
             Path(cache).parent.mkdir(parents=True, exist_ok=True)
             Path(cache).write_text(json.dumps({"model": key, "parses": known}, ensure_ascii=False, default=float),
@@ -169,18 +173,18 @@ def evaluate(model: Path, files: Iterable[Path], kb: KnowledgeBase, threshold: f
     parses = parse_texts(model, [i["text"] for i in items], parses_cache)
     calibration = cal.stored()
     report = Report(threshold=calibration.threshold if threshold is None else max(threshold, calibration.threshold))
-    for item, parse in zip(items, parses):
+    for item, parse in zip(items, parses, strict=True):
         reading = read(parse, threshold, calibration)
         report.add(group_of(kb, item["expect"]), item["expect"], reading.answer, reading.ranking, item["text"],
                    reading.confidence, reading.faq[0][0] if reading.faq else None, kb.get(item["expect"]) is not None)
-    intent_items = [(i, p) for i, p in zip(items, parses) if kb.get(i["expect"]) is None]
+    intent_items = [(i, p) for i, p in zip(items, parses, strict=True) if kb.get(i["expect"]) is None]
     if intent_items:
         from bot import bm25
 
         baseline = bm25.classify(training_examples(), [i["text"] for i, _ in intent_items])
         report.intents = [len(intent_items),
                           sum((p.get("intent") or {}).get("name") == i["expect"] for i, p in intent_items),
-                          sum(b == i["expect"] for (i, _), b in zip(intent_items, baseline))]
+                          sum(b == i["expect"] for (i, _), b in zip(intent_items, baseline, strict=True))]
     return report
 
 

@@ -44,7 +44,8 @@ class Phase:
     def render(self) -> str:
         lat = self.latencies_ms or [float("nan")]
         turns = len(self.latencies_ms)
-        return (f"  {self.name:<9} {turns:>5} turns in {self.wall_s:5.1f} s = {turns / max(self.wall_s, 1e-9):6.1f} turns/s"
+        return (f"  {self.name:<9} {turns:>5} turns in {self.wall_s:5.1f} s"
+                f" = {turns / max(self.wall_s, 1e-9):6.1f} turns/s"
                 f"  p50 {percentile(lat, 50):6.1f} ms  p95 {percentile(lat, 95):6.1f} ms"
                 f"  p99 {percentile(lat, 99):6.1f} ms  errors {len(self.errors)}"
                 f"  conversations {dict(sorted(self.by_kind.items()))}")
@@ -58,7 +59,7 @@ class Material:
     orders: List[tuple]  # (order_no, phone tail, status label)
 
     @classmethod
-    def load(cls) -> "Material":
+    def load(cls) -> Material:
         from bot.faq.kb import load_kb
         from bot.storage.models import STATUS_LABELS
         from bot.storage.orders_csv import DEMO_CSV
@@ -114,7 +115,7 @@ class Users:
     async def user(self, session: aiohttp.ClientSession, user: int, phase: Phase, mix, deadline: float,
                    budget: List[int]) -> None:
         rng = random.Random(self.rng.random())
-        kinds, weights = zip(*mix)
+        kinds, weights = zip(*mix, strict=True)
         while time.monotonic() < deadline and budget[0] > 0:
             kind = rng.choices(kinds, weights)[0]
             sender = self.sender(user)
@@ -163,7 +164,7 @@ def audit(database_url: str, run_id: str, told: Dict[str, str]) -> str:
     duplicated = [t for t, senders in stored.items() if len(senders) > 1]
     unexpected = [t for t in stored if t not in told]
     wrong_owner = [t for t in told if t in stored and stored[t] != [told[t]]]
-    per_sender = {}
+    per_sender: Dict[str, int] = {}
     for _, sender in rows:
         per_sender[sender] = per_sender.get(sender, 0) + 1
     twice = [s for s, n in per_sender.items() if n > 1]
@@ -182,7 +183,8 @@ async def _drive(base: str, material: Material, users: int, seconds: float, max_
     return run_id, load.tickets_told, [faq, mixed]
 
 
-def run(shapes: List[str], model: Path, users: int = 50, seconds: float = 20, max_turns: int = 6000, replicas: int = 2) -> str:
+def run(shapes: List[str], model: Path, users: int = 50, seconds: float = 20, max_turns: int = 6000,
+        replicas: int = 2) -> str:
     """Drive each shape in turn and return the report."""
     from bot import shapes as shape_module
     from bot.bench import rss_mb
@@ -195,7 +197,8 @@ def run(shapes: List[str], model: Path, users: int = 50, seconds: float = 20, ma
             run_id, told, phases = asyncio.run(_drive(running.base, material, users, seconds, max_turns))
             names = ["actions"] + [f"rasa-{i + 1}" for i in range(len(running.replicas))]
             names += ["nginx"] if kind == "production" else []
-            rss = ", ".join(f"{name} {rss_mb(p.pid):.0f} MiB" for name, p in zip(names, running.processes))
+            rss = ", ".join(f"{name} {rss_mb(p.pid):.0f} MiB"
+                            for name, p in zip(names, running.processes, strict=False))
             lines.append(f"{kind} ({len(running.replicas)} Rasa server{'s' if len(running.replicas) > 1 else ''}"
                          f"{' behind nginx' if kind == 'production' else ''}, "
                          f"tracker {running.tracker_url.split(':')[0]}):")

@@ -228,7 +228,7 @@ async def start_worker(*_: Any) -> None:
 async def stop_worker(*_: Any) -> None:
     """Sanic `before_server_stop` listener. A delivery cut short here is sent again later (lease)."""
     global _worker, _task
-    if _task is None:
+    if _task is None or _worker is None:
         return
     _worker.stop()
     try:

@@ -35,7 +35,7 @@ import functools
 import inspect
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Callable, Dict, Optional, Text
+from typing import Any, Callable, Dict, Optional
 
 RASA_SERIES = "3.6."
 SANIC_SERIES = "21.12."
@@ -168,7 +168,7 @@ def _action_response_validator() -> Any:
     return cls(schema)
 
 
-def _validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
+def _validate_action_result(self: Any, result: Dict[str, Any]) -> bool:
     from jsonschema import ValidationError
     from rasa.shared.constants import DOCS_BASE_URL
 
@@ -208,14 +208,15 @@ def apply_sanic_hardening() -> None:
             except ValueError:  # int() of a Content-Length that is not a number
                 self.keep_alive = False
                 raise InvalidUsage("Bad Request: invalid Content-Length") from None
-            if self.request_body is True and self.request_bytes_left < 0:
+            # request_body is True only once Sanic has set request_bytes_left to an int
+            if self.request_body is True and self.request_bytes_left < 0:  # type: ignore[operator]
                 self.keep_alive = False
                 self.request_body, self.request_bytes_left = None, 0  # and nothing for Sanic to drain
                 raise InvalidUsage("Bad Request: invalid Content-Length")
 
         http1_request_header.hardened = True  # type: ignore[attr-defined]
         http1_request_header.__wrapped__ = parse  # type: ignore[attr-defined]
-        Http.http1_request_header = http1_request_header  # type: ignore[assignment]
+        Http.http1_request_header = http1_request_header  # type: ignore[method-assign]
 
     parse_accept = sanic.request.parse_accept
     if not getattr(parse_accept, "hardened", False):
@@ -227,7 +228,7 @@ def apply_sanic_hardening() -> None:
 
         lenient_parse_accept.hardened = True  # type: ignore[attr-defined]
         lenient_parse_accept.__wrapped__ = parse_accept  # type: ignore[attr-defined]
-        sanic.request.parse_accept = lenient_parse_accept  # type: ignore[assignment]
+        sanic.request.parse_accept = lenient_parse_accept
 
 
 async def sanic_listener(_app: Any, _loop: Any) -> None:

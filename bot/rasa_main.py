@@ -16,7 +16,7 @@ def main() -> None:
         patches.apply_rasa_server()
     except patches.PatchError as exc:
         print(f"refusing to start: {exc}", file=sys.stderr, flush=True)
-        raise SystemExit(2)
+        raise SystemExit(2) from None
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

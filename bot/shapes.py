@@ -50,7 +50,7 @@ class Running:
         """The process of `actions`, `rasa-1`, `rasa-2`… or `nginx`."""
         names = ["actions"] + [f"rasa-{i + 1}" for i in range(len(self.replicas))]
         names += ["nginx"] if self.kind == "production" else []
-        return dict(zip(names, self.processes))[name]
+        return dict(zip(names, self.processes, strict=False))[name]
 
     @property
     def api_token(self) -> Optional[str]:

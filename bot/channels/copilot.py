@@ -43,7 +43,7 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
@@ -57,8 +57,8 @@ from bot.channels.web import ASSET_CACHE, PAGE_CACHE, add_file_routes, static_re
 from bot.faq.kb import KnowledgeBase, load_kb
 from bot.order_status import STATUS_TEXTS
 from bot.ranking import faq_ranking
-from bot.storage.privacy import mask_text
 from bot.storage.models import CHINA_TZ
+from bot.storage.privacy import mask_text
 
 logger = logging.getLogger(__name__)
 
@@ -293,7 +293,7 @@ class CopilotConfig:
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Mapping[str, Any]],
-                         env: Optional[Mapping[str, str]] = None) -> "CopilotConfig":
+                         env: Optional[Mapping[str, str]] = None) -> CopilotConfig:
         """`tokens` from the credentials (a list or a comma-separated string), else COPILOT_TOKENS."""
         env = os.environ if env is None else env
         tokens = parse_tokens((credentials or {}).get("tokens"))
@@ -308,11 +308,11 @@ class CopilotInput(InputChannel):
     """Suggestions, transcripts and feedback for support agents; never a turn of a conversation."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "copilot"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "CopilotInput":
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> CopilotInput:
         return cls(CopilotConfig.from_credentials(credentials))
 
     def __init__(self, config: CopilotConfig, kb: Optional[KnowledgeBase] = None, engine: Any = None):

@@ -108,7 +108,7 @@ def to_plain(text: str | None) -> str:
                 # "**1. 登录**" is a step once its marks are gone: render it as one, never as "1. "
                 lines.append(to_plain(plain) if BULLET.match(plain) or NUMBERED.match(plain) else plain)
         elif block.kind == "ul":
-            for item, indent in zip(block.items, block.indents):
+            for item, indent in zip(block.items, block.indents, strict=True):
                 if not inline_plain(item).strip():
                     continue  # an empty bullet would leave a lone mark
                 mark = NESTED_MARK if indent >= NESTED_INDENT else BULLET_MARK
@@ -116,7 +116,7 @@ def to_plain(text: str | None) -> str:
         else:
             last = block.start + len(block.items) - 1
             circle = block.start >= 1 and last <= MAX_CIRCLED
-            for i, (item, indent) in enumerate(zip(block.items, block.indents)):
+            for i, (item, indent) in enumerate(zip(block.items, block.indents, strict=True)):
                 n = block.start + i
                 nested = "  " if indent >= NESTED_INDENT else ""
                 lines.append(f"{nested}{circled(n) if circle else f'第{n}步'} {inline_plain(item)}")

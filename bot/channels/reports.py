@@ -21,7 +21,7 @@ import functools
 import logging
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -73,12 +73,12 @@ class ReportsInput(InputChannel):
     """Read-only reports for the people who run the assistant; never a turn of a conversation."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "reports"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]], env: Optional[Mapping[str, str]] = None
-                         ) -> "ReportsInput":
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]], env: Optional[Mapping[str, str]] = None
+                         ) -> ReportsInput:
         """`tokens` from the credentials, else COPILOT_TOKENS (the same agents)."""
         import os
 

@@ -31,7 +31,7 @@ import logging
 import re
 import uuid
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput
@@ -115,7 +115,7 @@ class WidgetSocketIOInput(SocketIOInput):
         sio, namespace = self.sio, self.namespace or "/"
         rasa_message_handler = sio.handlers[namespace][self.user_message_evt]
 
-        async def session_request(sid: Text, data: Any) -> None:
+        async def session_request(sid: str, data: Any) -> None:
             asked = data.get("session_id") if isinstance(data, dict) else None
             session_id = asked if isinstance(asked, str) and SESSION_ID.fullmatch(asked) else uuid.uuid4().hex
             if self.session_persistence:
@@ -124,7 +124,7 @@ class WidgetSocketIOInput(SocketIOInput):
                     await joined
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
 
-        async def user_message(sid: Text, data: Any) -> None:
+        async def user_message(sid: str, data: Any) -> None:
             message = data.get("message") if isinstance(data, dict) else None
             if not isinstance(message, str) or len(message) > MAX_MESSAGE_CHARS:
                 logger.info("socketio: message from %s dropped: not a string of at most %d characters",
@@ -160,11 +160,11 @@ class WidgetInput(InputChannel):
     """Serves the widget's page and files; the conversation itself runs over `socketio`."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "web"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WidgetInput":
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> WidgetInput:
         return cls()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

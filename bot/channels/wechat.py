@@ -42,7 +42,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
 
 import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -57,14 +57,43 @@ from wechatpy.replies import TextReply
 from bot.channels.rest import FAILURE_REPLY, never_silent
 from bot.channels.wechat_api import API_BASE, TOKEN_EXPIRED, WeChatApi, WeChatApiError
 from bot.channels.wechat_protocol import (
-    CUSTOM_CHUNK_CHARS, MAX_BODY_BYTES, MAX_CLOCK_SKEW, NON_TEXT_REPLY, OPTION_LABEL, OPTIONS_HEADER,
-    PASSIVE_MAX_BYTES, WELCOME_MESSAGE, Rejected, Rendered, cdata_safe, check_body, check_query, fits, fits_passive,
-    option_number, parse_wechat_message, parse_xml, raw_text, render, sign, signature_ok, split_text, timestamp_fresh,
+    CUSTOM_CHUNK_CHARS,
+    MAX_BODY_BYTES,
+    MAX_CLOCK_SKEW,
+    NON_TEXT_REPLY,
+    OPTION_LABEL,
+    OPTIONS_HEADER,
+    PASSIVE_MAX_BYTES,
+    WELCOME_MESSAGE,
+    Rejected,
+    Rendered,
+    cdata_safe,
+    check_body,
+    check_query,
+    fits,
+    fits_passive,
+    option_number,
+    parse_wechat_message,
+    parse_xml,
+    raw_text,
+    render,
+    sign,
+    signature_ok,
+    split_text,
+    timestamp_fresh,
     to_plain,
 )
 from bot.channels.wechat_state import (
-    OPTIONS_TTL, RETRY_TTL, MemoryOptionsStore, MemoryTokenCache, MemoryTurnLedger, MemoryUndeliveredLog,
-    OptionsStore, TokenCache, TurnLedger, UndeliveredLog,
+    OPTIONS_TTL,
+    RETRY_TTL,
+    MemoryOptionsStore,
+    MemoryTokenCache,
+    MemoryTurnLedger,
+    MemoryUndeliveredLog,
+    OptionsStore,
+    TokenCache,
+    TurnLedger,
+    UndeliveredLog,
 )
 from bot.config import get_settings
 from bot.storage.privacy import mask_text
@@ -75,7 +104,8 @@ PASSIVE_BUDGET = 4.0  # seconds; WeChat waits 5
 SWEEP_MARGIN = 1.0  # seconds past the last waiter's deadline before the owner sweeps (shared ledgers)
 
 __all__ = [  # what tests and other modules import from here
-    "API_BASE", "CUSTOM_CHUNK_CHARS", "MAX_BODY_BYTES", "MAX_CLOCK_SKEW", "NON_TEXT_REPLY", "OPTION_LABEL", "OPTIONS_HEADER",
+    "API_BASE", "CUSTOM_CHUNK_CHARS", "MAX_BODY_BYTES", "MAX_CLOCK_SKEW", "NON_TEXT_REPLY", "OPTION_LABEL",
+    "OPTIONS_HEADER",
     "OPTIONS_TTL", "PASSIVE_BUDGET", "PASSIVE_MAX_BYTES", "RETRY_TTL", "TOKEN_EXPIRED", "WELCOME_MESSAGE",
     "MemoryOptionsStore", "MemoryTokenCache", "MemoryTurnLedger", "MemoryUndeliveredLog", "OptionsStore",
     "Rejected", "Rendered", "TokenCache", "TurnLedger", "UndeliveredLog", "WeChatApi", "WeChatApiError",
@@ -103,7 +133,7 @@ class WeChatConfig:
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Mapping[str, Any]],
-                         env: Optional[Mapping[str, str]] = None) -> "WeChatConfig":
+                         env: Optional[Mapping[str, str]] = None) -> WeChatConfig:
         """Each credentials key, else its environment variable, else the default."""
         creds = credentials or {}
         env = os.environ if env is None else env
@@ -150,7 +180,12 @@ def make_state(config: WeChatConfig) -> WeChatState:
     if not config.redis_url:
         return WeChatState(MemoryTurnLedger(), MemoryOptionsStore(), MemoryTokenCache(), MemoryUndeliveredLog())
     from bot.channels.wechat_redis import (
-        DEFAULT_PREFIX, RedisConnection, RedisOptionsStore, RedisTokenCache, RedisTurnLedger, RedisUndeliveredLog,
+        DEFAULT_PREFIX,
+        RedisConnection,
+        RedisOptionsStore,
+        RedisTokenCache,
+        RedisTurnLedger,
+        RedisUndeliveredLog,
     )
 
     redis = RedisConnection(config.redis_url, config.redis_prefix or DEFAULT_PREFIX)
@@ -162,11 +197,11 @@ class WeChatInput(InputChannel):
     """WeChat Official Account messages in, answers out (passively or via the customer-service API)."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "wechat"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> WeChatInput:
         return cls(WeChatConfig.from_credentials(credentials))
 
     def __init__(self, config: WeChatConfig, ledger: Optional[TurnLedger] = None,
@@ -221,10 +256,11 @@ class WeChatInput(InputChannel):
                        ) -> response.HTTPResponse:
         args = request.args
         check_query(self.config.token, args, time.time())
-        body = await read_capped(request, MAX_BODY_BYTES)
+        raw = await read_capped(request, MAX_BODY_BYTES)
         encrypted = (args.get("encrypt_type") or "raw").lower() == "aes"
+        body: bytes | str = raw
         if encrypted:
-            body = self._decrypt(body, args)
+            body = self._decrypt(raw, args)
         elif not self.config.accept_plaintext:
             raise Rejected(403, "plaintext messages are refused in safe mode")
         message = parse_wechat_message(body)
@@ -240,6 +276,7 @@ class WeChatInput(InputChannel):
             return response.text("success")
         xml = TextReply(message=message, content=cdata_safe(reply)).render()
         if encrypted:
+            assert self.crypto is not None  # _decrypt refused the message otherwise
             xml = self.crypto.encrypt_message(xml, args.get("nonce"), str(int(time.time())))
         return response.text(xml, content_type="application/xml; charset=utf-8")
 
@@ -345,6 +382,7 @@ class WeChatInput(InputChannel):
     async def _deliver(self, key: str, openid: str, text: str) -> None:
         """Through the customer-service API (retried inside); when it gives up, the answer is logged
         (masked), kept in the undelivered log, and left for a retry of the message to take passively."""
+        error: Exception
         try:
             await self.api.send_text(openid, text)
             logger.info("wechat: answer to %s sent through the customer-service API", key)

@@ -26,7 +26,13 @@ from typing import Any, Dict, List, Optional
 
 from bot.channels.wechat_protocol import PASSIVE_MAX_BYTES
 from bot.channels.wechat_state import (
-    OPTIONS_TTL, RETRY_TTL, UNDELIVERED_MAX, OptionsStore, TokenCache, TurnLedger, UndeliveredLog,
+    OPTIONS_TTL,
+    RETRY_TTL,
+    UNDELIVERED_MAX,
+    OptionsStore,
+    TokenCache,
+    TurnLedger,
+    UndeliveredLog,
 )
 
 logger = logging.getLogger(__name__)

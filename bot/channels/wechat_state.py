@@ -78,7 +78,7 @@ class MemoryTurnLedger(TurnLedger):
     def __init__(self, ttl: float = RETRY_TTL, max_entries: int = 100_000,
                  clock: Callable[[], float] = time.monotonic):
         self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
-        self._turns: "OrderedDict[str, _Turn]" = OrderedDict()
+        self._turns: OrderedDict[str, _Turn] = OrderedDict()
 
     def _prune(self) -> None:
         now = self.clock()
@@ -151,7 +151,7 @@ class MemoryOptionsStore(OptionsStore):
     def __init__(self, ttl: float = OPTIONS_TTL, max_entries: int = 100_000,
                  clock: Callable[[], float] = time.monotonic):
         self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
-        self._options: "OrderedDict[str, tuple[float, List[str]]]" = OrderedDict()
+        self._options: OrderedDict[str, tuple[float, List[str]]] = OrderedDict()
 
     async def remember(self, openid: str, payloads: List[str]) -> None:
         self._options.pop(openid, None)
@@ -220,7 +220,7 @@ class UndeliveredLog(abc.ABC):
 
 class MemoryUndeliveredLog(UndeliveredLog):
     def __init__(self, max_entries: int = UNDELIVERED_MAX):
-        self._entries: "deque[Dict[str, Any]]" = deque(maxlen=max_entries)
+        self._entries: deque[Dict[str, Any]] = deque(maxlen=max_entries)
 
     async def record(self, entry: Dict[str, Any]) -> None:
         self._entries.appendleft(dict(entry))

@@ -30,7 +30,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 import yaml
 
@@ -112,7 +112,7 @@ def _cell_text(value: Optional[str]) -> str:
     return (value or "").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _parse_row(row: dict[str, Optional[str]]) -> tuple[dict[str, Any], list[str]]:
+def _parse_row(row: Mapping[str, Optional[str]]) -> tuple[dict[str, Any], list[str]]:
     """A sheet row as topic fields, and what is wrong with it on its own."""
     errors = []
     values: dict[str, Any] = {

@@ -5,7 +5,7 @@ Registered with the default recipe so `config.yml` names them by import path.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -42,12 +42,12 @@ class _FromConfig(GraphComponent):
     """A component with nothing to train: built from its config alone (the default-config merge
     Rasa does for us)."""
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[str, Any]) -> None:
         self._config = config
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "_FromConfig":
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> _FromConfig:
         return cls(config)
 
 
@@ -60,7 +60,7 @@ class TextNormalizer(_FromConfig):
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         return {"max_chars": MAX_CHARS}
 
     def _apply(self, message: Message) -> None:
@@ -84,8 +84,8 @@ class IcpEntityExtractor(_FromConfig, EntityExtractorMixin):
     """order_id, icp_number, phone, phone_tail, domain and province from spaCy (bot.nlu.entities)."""
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "IcpEntityExtractor":
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> IcpEntityExtractor:
         entities.build_nlp()  # load spaCy and jieba with the model, not on the first user turn
         return cls(config)
 
@@ -100,7 +100,7 @@ class IcpEntityExtractor(_FromConfig, EntityExtractorMixin):
 
 def _route(message: Message, name: str, **flags: Any) -> None:
     """Make `name` the message's intent, keeping the classifier's ranking below it."""
-    intent: Dict[Text, Any] = message.get(INTENT) or {}
+    intent: Dict[str, Any] = message.get(INTENT) or {}
     routed = {"name": name, "confidence": 1.0, **flags}
     if intent.get("name") != name:
         ranking = message.get(INTENT_RANKING_KEY) or []
@@ -149,11 +149,11 @@ class FaqRanker(GraphComponent):
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         return {"retrieval_intent": "faq", "weight": 0.7, "c": 50.0, "ranking_length": 10}
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 ranker: Optional[LinearRanker] = None, responses: Optional[Dict[Text, Any]] = None) -> None:
+    def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+                 ranker: Optional[LinearRanker] = None, responses: Optional[Dict[str, Any]] = None) -> None:
         self._config = {**self.get_default_config(), **config}
         self._storage = model_storage
         self._resource = resource
@@ -161,12 +161,12 @@ class FaqRanker(GraphComponent):
         self._responses = responses or {}
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "FaqRanker":
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> FaqRanker:
         return cls(config, model_storage, resource)
 
     @staticmethod
-    def _text(message: Message) -> Text:
+    def _text(message: Message) -> str:
         tokens = message.get(TOKENS_NAMES[TEXT]) or []
         return " ".join(t.text for t in tokens) or (message.get(TEXT) or "")
 
@@ -185,8 +185,8 @@ class FaqRanker(GraphComponent):
         return self._resource
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "FaqRanker":
+    def load(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> FaqRanker:
         try:
             with model_storage.read_from(resource) as directory:
                 ranker = LinearRanker.load(directory)
@@ -205,7 +205,7 @@ class FaqRanker(GraphComponent):
             selector_ranking = previous.get(RESPONSE_SELECTOR_RANKING_KEY) or []
             selector = {r[INTENT_RESPONSE_KEY]: float(r[PREDICTED_CONFIDENCE_KEY]) for r in selector_ranking}
             probabilities = self._ranker.probabilities([self._text(message)])[0]
-            linear = dict(zip(self._ranker.labels, (float(p) for p in probabilities)))
+            linear = dict(zip(self._ranker.labels, (float(p) for p in probabilities), strict=True))
             weight = float(self._config["weight"]) if selector else 1.0
             ranked = blend(linear, selector, weight)[: int(self._config["ranking_length"])]
             top_key, top_confidence = ranked[0]

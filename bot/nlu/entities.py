@@ -50,14 +50,17 @@ def build_nlp():
     import jieba
     import spacy
     from spacy.language import Language
+    from spacy.pipeline import EntityRuler
 
     for path in sorted(DICT_DIR.glob("*.txt")):
         jieba.load_userdict(str(path))
     if MERGER not in Language.factories:
-        Language.component(MERGER, func=_merge_spans)
+        # spaCy's annotation says Pipe, but a plain function of a Doc is what `component` registers.
+        Language.component(MERGER, func=_merge_spans)  # type: ignore[arg-type]
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
     nlp.add_pipe(MERGER)
-    nlp.add_pipe("entity_ruler").add_patterns(_ruler_patterns())
+    ruler: EntityRuler = nlp.add_pipe("entity_ruler")  # type: ignore[assignment]  # typed as any Pipe
+    ruler.add_patterns(_ruler_patterns())
     return nlp
 
 

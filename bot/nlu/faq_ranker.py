@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -30,7 +30,7 @@ def _vectorizer(vocabulary: dict[str, int] | None = None):
 
 @dataclass
 class LinearRanker:
-    vectorizer: object
+    vectorizer: Any  # a fitted sklearn TfidfVectorizer
     coef: np.ndarray  # (labels, features)
     intercept: np.ndarray  # (labels,)
     labels: list[str]
@@ -41,7 +41,7 @@ class LinearRanker:
         self._coef_t = np.ascontiguousarray(self.coef.T)
 
     @classmethod
-    def fit(cls, texts: Sequence[str], labels: Sequence[str], c: float = 50.0) -> "LinearRanker":
+    def fit(cls, texts: Sequence[str], labels: Sequence[str], c: float = 50.0) -> LinearRanker:
         from sklearn.linear_model import LogisticRegression
 
         vectorizer = _vectorizer()
@@ -66,7 +66,7 @@ class LinearRanker:
             json.dumps({"labels": self.labels, "vocabulary": vocabulary}, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: Path) -> "LinearRanker":
+    def load(cls, directory: Path) -> LinearRanker:
         meta = json.loads((directory / "ranker.json").read_text(encoding="utf-8"))
         arrays = np.load(directory / "ranker.npz", allow_pickle=False)
         vectorizer = _vectorizer(meta["vocabulary"])

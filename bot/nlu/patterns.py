@@ -50,7 +50,8 @@ _TLDS = (
     "tech|store|wang|work|ink|fun|link|cloud|art|red|pro|asia|mobi|name|hk|"
     "中国|公司|网络|政务|公益|网址|在线"
 )
-_DOMAIN_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"  # ASCII labels: a Chinese label cannot be told apart from the sentence around it
+# ASCII labels: a Chinese label cannot be told apart from the sentence around it.
+_DOMAIN_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 
 # Each pattern finds candidate spans in normalized text; `canonical` turns a match into a value.
 # People type numbers in groups ("ICP 2026 1127 00087", "2026 1118-3306"): single spaces inside count.
@@ -63,7 +64,8 @@ PHONE_TAIL = re.compile(
     re.I)
 PHONE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?![0-9])")
 # A contact e-mail inside a sentence; its TLD is ASCII, so "li@example.cn，谢谢" stops at the comma.
-EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])")
+EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+                   r"\.[A-Za-z]{2,24}(?![A-Za-z0-9-])")
 DOMAIN = re.compile(
     rf"(?<![a-z0-9.@-])(?:https?://)?(?:{_DOMAIN_LABEL}\.)+(?:{_TLDS})(?![a-z0-9-])", re.I
 )

@@ -44,7 +44,7 @@ def daily_chart(rows: Sequence, path: Path, title: str = "User turns per day (Ch
             values = [r.channels.get(channel, 0) for r in rows]
             label = f"{channel_label(channel)} ({channel})" if font else channel
             ax.bar(days, values, bottom=bottom, label=label)
-            bottom = [b + v for b, v in zip(bottom, values)]
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
         ax.set_title(title, fontfamily=font or "DejaVu Sans")
         ax.set_ylabel("turns")
         if channels:

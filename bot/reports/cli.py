@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `report` command to the main CLI's subparsers."""
     p = subparsers.add_parser("report", help="hot/missed questions, answer quality, daily volume (tracker store)")
     p.add_argument("kind", choices=(*KINDS, "all"))
-    p.add_argument("--since", help=f"first day, YYYY-MM-DD, China time (default: the last {DEFAULT_DAYS} days, today included)")
+    p.add_argument("--since",
+                   help=f"first day, YYYY-MM-DD, China time (default: the last {DEFAULT_DAYS} days, today included)")
     p.add_argument("--until", help="last day, included (default: today, China time)")
     p.add_argument("--out", type=Path, metavar="DIR", help="also write <report>.csv (UTF-8 BOM) and charts here")
     p.add_argument("--limit", type=int, default=30, help="rows shown on screen (files get all)")

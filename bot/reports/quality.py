@@ -50,7 +50,8 @@ def answer_quality(turns: Iterable[Turn], votes: Iterable[Vote], questions: Mapp
             answered[turn.topic].add(turn.conversation)
             if turn.escalated:
                 escalated[turn.topic].add(turn.conversation)
-    helpful, unhelpful = Counter(), Counter()
+    helpful: Counter[str] = Counter()
+    unhelpful: Counter[str] = Counter()
     for vote in votes:
         (helpful if vote.helpful else unhelpful)[vote.topic] += 1
     topics = set(answered) | set(helpful) | set(unhelpful)

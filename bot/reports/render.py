@@ -37,7 +37,7 @@ def render(table: Table, title: str = "") -> str:
 
     def line(row: list[str]) -> str:
         padded = [(" " * (w - width(c)) + c) if num else (c + " " * (w - width(c)))
-                  for c, w, num in zip(row, widths, numeric)]
+                  for c, w, num in zip(row, widths, numeric, strict=False)]
         return "  ".join(padded).rstrip()
 
     out = [title] if title else []

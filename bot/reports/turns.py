@@ -81,7 +81,7 @@ def _conversation_turns(conversation: str, events: list[Event], threshold: float
             current["topic"] = str(event.data["value"])
     turns = []
     for item in pending:
-        event: Event = item["event"]
+        event = item["event"]
         parse = event.data.get("parse_data") or {}
         ranking = faq_ranking(parse)
         turns.append(Turn(

@@ -18,8 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     db = subparsers.add_parser("db", help="the app database (DATABASE_URL, default var/app.db)")
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("init", help="create the database if needed and upgrade the schema (alembic upgrade head)").set_defaults(
-        func=_db_init)
+    db_sub.add_parser(
+        "init", help="create the database if needed and upgrade the schema (alembic upgrade head)",
+    ).set_defaults(func=_db_init)
 
 
 def _where() -> str:

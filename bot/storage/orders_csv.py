@@ -79,7 +79,7 @@ def import_orders(session: Session, path: Union[str, Path]) -> ImportReport:
         for cells in reader:
             start, line = line, reader.line_num + 1
             if any(c.strip() for c in cells):  # blank lines are skipped
-                _import_row(session, report, seen, start, dict(zip(header, cells)), len(cells))
+                _import_row(session, report, seen, start, dict(zip(header, cells, strict=False)), len(cells))
     except csv.Error as exc:  # e.g. a NUL byte: the reader cannot go on past it
         report.errors.append(RowError(line, f"unreadable CSV ({exc}); the rest of the file was not read"))
     session.flush()

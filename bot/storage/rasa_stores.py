@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any, Mapping, Optional, Text
+from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
 from rasa.core.lock import TicketLock
@@ -38,7 +38,7 @@ def tracker_store_url(env: Optional[Mapping[str, str]] = None) -> str:
 class EnvSQLTrackerStore(SQLTrackerStore):
     """Rasa's SQLTrackerStore on `TRACKER_STORE_URL` (default: SQLite `var/tracker.db`)."""
 
-    def __init__(self, domain: Any = None, host: Optional[Text] = None, event_broker: Any = None,
+    def __init__(self, domain: Any = None, host: Optional[str] = None, event_broker: Any = None,
                  **kwargs: Any) -> None:
         kwargs.pop("url", None)
         super().__init__(domain=domain, host=tracker_store_url(), event_broker=event_broker, **kwargs)
@@ -91,7 +91,7 @@ class EnvLockStore(LockStore):
         self.inner: LockStore = RedisLockStore(**redis_lock_settings(url)) if url else InMemoryLockStore()
         super().__init__()
 
-    def _exclusive(self, conversation_id: Text) -> Any:
+    def _exclusive(self, conversation_id: str) -> Any:
         """Held while a ticket lock is read, changed and written back. In memory, one process's
         synchronous read-change-write is already atomic."""
         if isinstance(self.inner, RedisLockStore):
@@ -99,29 +99,29 @@ class EnvLockStore(LockStore):
                                        sleep=0.002, blocking_timeout=self.MUTEX_SECONDS)
         return contextlib.nullcontext()
 
-    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         with self._exclusive(conversation_id):
             return super().issue_ticket(conversation_id, lock_lifetime)
 
-    def update_lock(self, conversation_id: Text) -> None:
+    def update_lock(self, conversation_id: str) -> None:
         with self._exclusive(conversation_id):
             super().update_lock(conversation_id)
 
-    def finish_serving(self, conversation_id: Text, ticket_number: int) -> None:
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
         with self._exclusive(conversation_id):
             super().finish_serving(conversation_id, ticket_number)
 
-    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         """Rasa's cleanup (finish serving, delete the lock when nobody waits) as one change."""
         with self._exclusive(conversation_id):
             LockStore.finish_serving(self, conversation_id, ticket_number)
             if not self.is_someone_waiting(conversation_id):
                 self.delete_lock(conversation_id)
 
-    def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
+    def get_lock(self, conversation_id: str) -> Optional[TicketLock]:
         return self.inner.get_lock(conversation_id)
 
-    def delete_lock(self, conversation_id: Text) -> None:
+    def delete_lock(self, conversation_id: str) -> None:
         self.inner.delete_lock(conversation_id)
 
     def save_lock(self, lock: TicketLock) -> None:

@@ -61,7 +61,7 @@ def recent_failures(session: Session, *, since: datetime, sender_id: Optional[st
     from anyone: the lockout counts (an enumerating client rotates its sender id, not the order)."""
     if (sender_id is None) == (order_no is None):
         raise ValueError("count by sender_id or by order_no")
-    by = LookupAttempt.sender_id == sender_id if sender_id is not None else \
+    by = LookupAttempt.sender_id == sender_id if order_no is None else \
         LookupAttempt.order_no == _order_key(order_no)
     return session.execute(
         select(func.count()).select_from(LookupAttempt).where(

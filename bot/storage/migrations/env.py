@@ -10,8 +10,8 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from bot.storage.db import database_url, make_engine
 import bot.storage.feedback  # noqa: F401  (registers suggestion_feedback on the shared metadata)
+from bot.storage.db import database_url, make_engine
 from bot.storage.models import metadata
 
 config = context.config
