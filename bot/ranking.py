@@ -10,7 +10,7 @@ blended ranking confidence itself is not a probability and is only used to order
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 FALLBACK = "nlu_fallback"
 
@@ -27,7 +27,7 @@ class Reading:
         return tuple(topic for topic, _ in self.faq)
 
 
-def faq_ranking(parse: dict[str, Any]) -> tuple[tuple[str, float], ...]:
+def faq_ranking(parse: Mapping[str, Any]) -> tuple[tuple[str, float], ...]:
     ranking = (parse.get("response_selector") or {}).get("faq", {}).get("ranking") or []
     return tuple(
         (str(r["intent_response_key"]).split("/", 1)[-1], float(r.get("confidence") or 0.0))

@@ -28,6 +28,10 @@ model and pipeline as every channel, and no tracker is created or changed. With 
 `conversation_id`, a follow-up ("那公司呢？") is resolved against that conversation's last FAQ
 topic (read only).
 
+The channel and its routes are here; the agent tokens in bot/channels/auth.py (shared with the
+reports page); request checks and what agents see of a parse, an order and a tracker in
+bot/channels/copilot_views.py.
+
 Configured only through `from_credentials`:
 
     bot.channels.copilot.CopilotInput:
@@ -37,39 +41,37 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
-import hmac
 import logging
 import os
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
 
 from rasa.core.channels.channel import InputChannel, UserMessage
-from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot import followup
-from bot.channels.render import to_plain
+from bot.channels.auth import TokenChecker, bearer_token, parse_tokens
+from bot.channels.copilot_views import (
+    candidates,
+    entities_view,
+    feedback_problem,
+    id_problem,
+    intent_view,
+    order_id_in,
+    order_view,
+    suggest_problem,
+    transcript,
+)
 from bot.channels.rest import decode_json
 from bot.channels.web import ASSET_CACHE, PAGE_CACHE, add_file_routes, static_response
 from bot.faq.kb import KnowledgeBase, load_kb
-from bot.order_status import STATUS_TEXTS
-from bot.ranking import faq_ranking
-from bot.storage.models import CHINA_TZ
 from bot.storage.privacy import mask_text
 
 logger = logging.getLogger(__name__)
 
-MAX_TEXT_CHARS = 2000
-MAX_ID_CHARS = 255
 MAX_BODY_BYTES = 64 * 1024
-MAX_CANDIDATES = 5
-MIN_CANDIDATES = 3
-CANDIDATE_FLOOR = 0.01  # candidates beyond the third below this confidence are noise
 MIN_TOKEN_CHARS = 16
-VERDICTS = ("used", "wrong")
 
 UNAUTHORIZED = "a valid copilot token is required (Authorization: Bearer <token>)"
 
@@ -82,176 +84,6 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
-
-
-# --- tokens (pure) ------------------------------------------------------------------------------
-
-
-def parse_tokens(value: Any) -> tuple[str, ...]:
-    """Tokens from a comma-separated string or a list; blanks dropped, order kept, no duplicates."""
-    if value is None:
-        return ()
-    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-    return tuple(dict.fromkeys(t for t in (str(i).strip() for i in items) if t))
-
-
-def fingerprint(token: str) -> str:
-    """The agent identity that goes into logs and the feedback table: 8 hex digits of SHA-256."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:8]
-
-
-def bearer_token(header: Optional[str]) -> Optional[str]:
-    """The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), else None."""
-    scheme, _, value = (header or "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return None
-    return value.strip()
-
-
-class TokenChecker:
-    """Checks a presented token against every configured one in constant time.
-
-    SHA-256 digests are compared, so neither a token's length nor which token matched shows in the
-    time taken; all tokens are compared on every request, with no early exit."""
-
-    def __init__(self, tokens: Iterable[str]):
-        self._known = [(hashlib.sha256(t.encode("utf-8")).digest(), fingerprint(t)) for t in tokens]
-
-    def __bool__(self) -> bool:
-        return bool(self._known)
-
-    def agent(self, presented: Optional[str]) -> Optional[str]:
-        """The fingerprint of the token `presented` matches, or None."""
-        if not presented:
-            return None
-        digest = hashlib.sha256(presented.encode("utf-8", "replace")).digest()
-        found: Optional[str] = None
-        for known, agent in self._known:
-            if hmac.compare_digest(digest, known) and found is None:
-                found = agent
-        return found
-
-
-# --- request checks (pure) ----------------------------------------------------------------------
-
-
-def _text_problem(value: Any, key: str = "text") -> Optional[str]:
-    if not isinstance(value, str):
-        return f"\"{key}\" must be a string"
-    if not value.strip():
-        return f"\"{key}\" must not be empty"
-    if len(value) > MAX_TEXT_CHARS:
-        return f"\"{key}\" is longer than {MAX_TEXT_CHARS} characters"
-    return None
-
-
-def _id_problem(value: Any) -> Optional[str]:
-    if value is not None and (not isinstance(value, str) or not 0 < len(value) <= MAX_ID_CHARS):
-        return f"\"conversation_id\" must be a string of 1 to {MAX_ID_CHARS} characters"
-    return None
-
-
-def suggest_problem(body: Any) -> Optional[str]:
-    """Why a decoded body cannot be a suggest request, or None when it can."""
-    if not isinstance(body, dict):
-        return "the body must be a JSON object like {\"text\": \"…\"}"
-    if "text" not in body:
-        return "\"text\" is required"
-    return _text_problem(body["text"]) or _id_problem(body.get("conversation_id"))
-
-
-def feedback_problem(body: Any, kb: KnowledgeBase) -> Optional[str]:
-    """Why a decoded body cannot be feedback, or None when it can."""
-    if not isinstance(body, dict):
-        return "the body must be a JSON object like {\"topic\": \"…\", \"text\": \"…\", \"verdict\": \"used\"}"
-    for key in ("topic", "text", "verdict"):
-        if key not in body:
-            return f"\"{key}\" is required"
-    topic = body["topic"]
-    if not isinstance(topic, str) or kb.get(topic) is None:
-        return "\"topic\" must be a topic id of the knowledge base"
-    if not isinstance(body["verdict"], str) or body["verdict"] not in VERDICTS:
-        return "\"verdict\" must be \"used\" or \"wrong\""
-    return _text_problem(body["text"]) or _id_problem(body.get("conversation_id"))
-
-
-# --- what a parse, an order and a tracker look like to an agent (pure) --------------------------
-
-
-def intent_view(parse: Mapping[str, Any]) -> Dict[str, Any]:
-    intent = parse.get("intent") or {}
-    return {"name": intent.get("name"), "confidence": float(intent.get("confidence") or 0.0)}
-
-
-def entities_view(entities: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
-    keys = ("entity", "value", "start", "end", "role", "group")
-    return [{k: e[k] for k in keys if e.get(k) is not None} for e in entities or () if e.get("entity")]
-
-
-def candidates(parse: Mapping[str, Any], kb: KnowledgeBase, first: Optional[str] = None) -> List[Dict[str, Any]]:
-    """The 3-5 best FAQ topics, best first: five, less the weak ones beyond the third.
-
-    `first` (a resolved follow-up) leads with confidence 1.0, as the FollowupRouter asserts."""
-    topics = kb.by_id()
-    ranked = sorted(((t, c) for t, c in faq_ranking(parse) if t in topics and t != first), key=lambda r: -r[1])
-    if first in topics:
-        ranked.insert(0, (first, 1.0))
-    ranked = ranked[:MAX_CANDIDATES]
-    while len(ranked) > MIN_CANDIDATES and ranked[-1][1] < CANDIDATE_FLOOR:
-        ranked.pop()
-    return [{"topic": t, "question": topics[t].question, "answer": topics[t].answer,
-             "answer_plain": to_plain(topics[t].answer), "confidence": c}
-            for t, c in ranked]
-
-
-def order_id_in(entities: Iterable[Mapping[str, Any]]) -> Optional[str]:
-    return next((str(e["value"]) for e in entities or () if e.get("entity") == "order_id" and e.get("value")), None)
-
-
-def order_view(order: Any) -> Dict[str, Any]:
-    """An order as agents see it: status and what it means; no name or phone number."""
-    text = STATUS_TEXTS.get(order.status)
-    return {
-        "order_no": order.order_no,
-        "status": order.status,
-        "status_label": text.label if text else order.status,
-        "status_detail": order.status_detail or "",
-        "icp_number": order.icp_number,
-        "province": order.province,
-        "updated_at": order.updated_at.astimezone(CHINA_TZ).isoformat() if order.updated_at else None,
-        "meaning": text.meaning if text else "",
-        "wait": text.wait if text else "",
-        "next_step": text.next_step if text else "",
-    }
-
-
-def _time(timestamp: Optional[float]) -> Optional[str]:
-    return datetime.fromtimestamp(timestamp, CHINA_TZ).isoformat(timespec="seconds") if timestamp else None
-
-
-def transcript(events: Iterable[Any]) -> List[Dict[str, Any]]:
-    """User and bot turns in order; a user turn carries its intent, confidence, FAQ topic, entities."""
-    turns: List[Dict[str, Any]] = []
-    for event in events:
-        if isinstance(event, UserUttered):
-            parse = event.parse_data or {}
-            intent = intent_view(parse)
-            turn: Dict[str, Any] = {"who": "user", "text": event.text or "", "time": _time(event.timestamp),
-                                    "intent": intent["name"], "confidence": intent["confidence"]}
-            ranking = faq_ranking(parse) if intent["name"] == "faq" else ()
-            if ranking:
-                turn["faq_topic"] = {"topic": ranking[0][0], "confidence": ranking[0][1]}
-            entities = entities_view(parse.get("entities") or event.entities or ())
-            if entities:
-                turn["entities"] = entities
-            turns.append(turn)
-        elif isinstance(event, BotUttered):
-            turn = {"who": "bot", "text": event.text or "", "time": _time(event.timestamp)}
-            buttons = [b.get("title") for b in (event.data or {}).get("buttons") or () if isinstance(b, dict)]
-            if buttons:
-                turn["buttons"] = buttons
-            turns.append(turn)
-    return turns
 
 
 # --- the database (blocking: called in a worker thread) -----------------------------------------
@@ -373,9 +205,11 @@ class CopilotInput(InputChannel):
         @authenticated
         async def suggest(request: Request, agent: str) -> response.HTTPResponse:
             body, rejected = json_body(request)
-            problem = None if rejected else suggest_problem(body)
-            if rejected or problem:
-                return rejected or _error(400, problem)
+            if rejected:
+                return rejected
+            problem = suggest_problem(body)
+            if problem:
+                return _error(400, problem)
             rasa = _loaded_agent(request)
             if rasa is None:
                 return _error(503, "the model is not loaded yet")
@@ -400,8 +234,9 @@ class CopilotInput(InputChannel):
         @copilot.route("/conversations/<conversation_id>", methods=["GET"])
         @authenticated
         async def conversation(request: Request, agent: str, conversation_id: str) -> response.HTTPResponse:
-            if _id_problem(conversation_id):
-                return _error(400, _id_problem(conversation_id))
+            problem = id_problem(conversation_id)
+            if problem:
+                return _error(400, problem)
             rasa = _loaded_agent(request)
             if rasa is None:
                 return _error(503, "the model is not loaded yet")
@@ -415,9 +250,11 @@ class CopilotInput(InputChannel):
         @authenticated
         async def feedback(request: Request, agent: str) -> response.HTTPResponse:
             body, rejected = json_body(request)
-            problem = None if rejected else feedback_problem(body, self.kb)
-            if rejected or problem:
-                return rejected or _error(400, problem)
+            if rejected:
+                return rejected
+            problem = feedback_problem(body, self.kb)
+            if problem:
+                return _error(400, problem)
             # Content owners need the wording, not the customer's phone number or e-mail address.
             fields = {"agent": agent, "topic": body["topic"], "text": mask_text(body["text"]),
                       "verdict": body["verdict"], "conversation_id": body.get("conversation_id")}

@@ -5,7 +5,7 @@
     GET /webhooks/reports/data?since=&until=   → {"hot", "missed", "quality", "daily", …} (bot.reports)
 
 The data needs `Authorization: Bearer <token>` with one of the copilot's agent tokens
-(COPILOT_TOKENS, checked by the copilot's own TokenChecker); anything else gets 401. The page holds
+(COPILOT_TOKENS, checked by bot.channels.auth.TokenChecker, as the copilot does); anything else gets 401. The page holds
 no secret: the token stays in the browser's sessionStorage. Texts in the data are masked (phone
 numbers, e-mail addresses, order numbers) and the page shows them with textContent only.
 
@@ -27,7 +27,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from bot.channels.copilot import TokenChecker, bearer_token, parse_tokens
+from bot.channels.auth import TokenChecker, bearer_token, parse_tokens
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Two sources: agents' verdicts on copilot suggestions ("used" / "wrong", table
 `suggestion_feedback`, migration 0002) and users' "有帮助 / 没帮助" on the assistant's answers
 (table `answer_feedback`, migration 0003). Both share `bot.storage.models`' declarative base (one
 metadata, one Alembic history). The agent is stored as the fingerprint of their copilot token
-(`bot.channels.copilot.fingerprint`), never the token; a user's question is stored masked
+(`bot.channels.auth.fingerprint`), never the token; a user's question is stored masked
 (`bot.storage.privacy.mask_text`) by the caller.
 """
 from __future__ import annotations

@@ -23,10 +23,9 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from bot import shapes
-from bot.channels.copilot import (
-    MAX_TEXT_CHARS, CopilotConfig, TokenChecker, bearer_token, candidates, feedback_problem, fingerprint,
-    lookup_order, parse_tokens, suggest_problem,
-)
+from bot.channels.auth import TokenChecker, bearer_token, fingerprint, parse_tokens
+from bot.channels.copilot import CopilotConfig, lookup_order
+from bot.channels.copilot_views import MAX_TEXT_CHARS, candidates, feedback_problem, suggest_problem
 from bot.channels.render import to_plain
 from bot.config import ROOT
 from bot.order_status import STATUS_TEXTS

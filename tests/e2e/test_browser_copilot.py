@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 
-from bot.channels.copilot import fingerprint
+from bot.channels.auth import fingerprint
 from bot.channels.render import to_plain
 from bot.config import ROOT
 from bot.order_status import STATUS_TEXTS
