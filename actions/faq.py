@@ -6,7 +6,7 @@ import json
 import logging
 import re
 from functools import lru_cache
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -26,7 +26,8 @@ HUMAN_BUTTON = {"title": "都不是，找人工", "payload": "/request_human"}
 FEEDBACK_BUTTONS = [{"title": "有帮助", "payload": "/feedback_helpful"},
                     {"title": "没帮助", "payload": "/feedback_unhelpful"}]
 # "这个状态需要我做什么" right after a lookup is about that order, not the general FAQ.
-ABOUT_MY_ORDER = re.compile(r"(这个|我的|该|那个)(状态|订单)|需要我(做|干|弄)|我(该|要)怎么(办|做|弄|处理|解决|改)|下一步"
+ABOUT_MY_ORDER = re.compile(r"(这个|我的|该|那个)(状态|订单)|需要我(做|干|弄)|我(该|要)怎么(办|做|弄|处理|解决|改)"
+                            r"|下一步"
                             r"|(接下来|现在|然后|那)?我?(要|该|需要|得)?(做|干|弄|办)(什么|啥|些什么|点什么)"
                             r"|^(那|那我|我)?(现在|接下来)?(该|要|应该)?怎么(办|弄|做)")
 HOURS_ASKED = re.compile(r"上班|几点|什么时候.{0,4}(打|联系|找|有人)|服务时间|营业|明天.{0,4}(打|找)|有人(接|在)")
@@ -47,7 +48,7 @@ def province_rules() -> Dict[str, ProvinceRules]:
     return load_provinces(get_settings().faq_dir)
 
 
-def topic_button(topic: Topic) -> Dict[Text, Text]:
+def topic_button(topic: Topic) -> Dict[str, str]:
     """A button that answers `topic` when clicked (or typed as its number on WeChat)."""
     return {"title": topic.question, "payload": "/faq" + json.dumps({"faq_topic": topic.id}, ensure_ascii=False)}
 
@@ -65,7 +66,8 @@ async def context_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> L
     text = (tracker.latest_message or {}).get("text") or ""
     last = last_reply(tracker)
     if tracker.get_slot("verified_order") and (
-            ABOUT_MY_ORDER.search(text) or (last in ("action_order_status", "action_urge") and followup.part_asked(text))):
+            ABOUT_MY_ORDER.search(text)
+            or (last in ("action_order_status", "action_urge") and followup.part_asked(text))):
         from actions.orders import order_status_reply
 
         return await order_status_reply(dispatcher, tracker)
@@ -108,10 +110,10 @@ def _chosen_topic(tracker: Tracker, kb: KnowledgeBase) -> Topic | None:
 
 
 class ActionAnswerFaq(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_faq"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[Dict]:
         kb = knowledge_base()
         message = tracker.latest_message or {}
         text = message.get("text") or ""
@@ -124,7 +126,8 @@ class ActionAnswerFaq(Action):
         facets = followup.detect(text) if topic is None else []
         provinces = [f.value for f in facets if f.key == "province"]
         part = next((f.value for f in facets if f.key == "part"), None)
-        named = list(dict.fromkeys(e.get("value") for e in message.get("entities") or [] if e.get("entity") == "province"))
+        named = list(dict.fromkeys(e.get("value") for e in message.get("entities") or []
+                                   if e.get("entity") == "province"))
         if topic is None and not provinces and named and len(text) <= PROVINCE_ONLY:
             provinces = named  # "江苏", "我在广西": the reply to a region's "which province?"
         if provinces and province_rules():
@@ -143,7 +146,7 @@ class ActionAnswerFaq(Action):
             if topic is None:
                 last = kb.get(tracker.get_slot("faq_topic") or "")
                 part = followup.part_in(text, last)
-                if part:
+                if part and last is not None:  # a part is only ever found in a topic
                     return self._answer_part(dispatcher, last, part, in_form)
                 topic = in_context(last, reading.faq, kb)
             if topic is None:
@@ -214,7 +217,7 @@ class ActionAnswerFaq(Action):
 # --- feedback on an answer ------------------------------------------------------------------------
 
 
-def rated_answer(events: List[Dict[Text, Any]]) -> tuple[str, Dict[Text, Any]] | None:
+def rated_answer(events: List[Dict[str, Any]]) -> tuple[str, Dict[str, Any]] | None:
     """The answer a verdict is about: (topic id, the user event it answered), or None.
 
     Only the turn just before the verdict counts: if the assistant did anything after its FAQ
@@ -238,13 +241,13 @@ def rated_answer(events: List[Dict[Text, Any]]) -> tuple[str, Dict[Text, Any]] |
     return None
 
 
-def asked_question(user_event: Dict[Text, Any], topic: Topic) -> str:
+def asked_question(user_event: Dict[str, Any], topic: Topic) -> str:
     """What the user asked, in their words; a clicked suggestion (a payload) was its button title."""
     text = (user_event.get("text") or "").strip()
     return topic.question if not text or text.startswith("/") else text
 
 
-def other_candidates(user_event: Dict[Text, Any], topic: Topic, kb: KnowledgeBase) -> List[Topic]:
+def other_candidates(user_event: Dict[str, Any], topic: Topic, kb: KnowledgeBase) -> List[Topic]:
     """The FAQ ranking of the question the answer was for, minus the answer; its related topics
     fill up (a clicked suggestion or a follow-up has no useful ranking of its own)."""
     ranked = [t for t, _ in faq_ranking(user_event.get("parse_data") or {})]
@@ -269,10 +272,10 @@ class ActionAnswerFeedback(Action):
     SORRY = "抱歉没帮上忙。您想问的是不是下面这些？"
     SORRY_NO_CHOICES = "抱歉没帮上忙。可以换个说法再问我一次，或者找人工帮您："
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_feedback"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[Dict]:
         from actions.handoff import TICKET_BUTTON
         from bot.storage.privacy import mask_text
 
@@ -280,7 +283,7 @@ class ActionAnswerFeedback(Action):
         kb = knowledge_base()
         rated = rated_answer(tracker.events)
         topic = kb.get(rated[0]) if rated else None
-        if topic is not None:
+        if topic is not None and rated:
             fields = dict(conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "",
                           topic=topic.id, question=mask_text(asked_question(rated[1], topic)), helpful=helpful)
             try:
@@ -290,7 +293,7 @@ class ActionAnswerFeedback(Action):
         if helpful:
             dispatcher.utter_message(text=self.THANKS)
             return []
-        choices = other_candidates(rated[1], topic, kb) if topic is not None else []
+        choices = other_candidates(rated[1], topic, kb) if topic is not None and rated else []
         if choices:
             buttons = [topic_button(t) for t in choices] + [HUMAN_BUTTON, TICKET_BUTTON]
             dispatcher.utter_message(text=self.SORRY, buttons=buttons)
@@ -304,10 +307,10 @@ class ActionOutOfScope(Action):
     """Declines what is not about filing, after checking it is not a follow-up in disguise:
     "那我现在要做什么" after a lookup, "有时间限制吗" after an answer that has that part."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_out_of_scope"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[Dict]:
         text = (tracker.latest_message or {}).get("text") or ""
         leaning = await context_reply(dispatcher, tracker)
         if leaning is not None:

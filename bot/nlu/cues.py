@@ -20,27 +20,34 @@ from __future__ import annotations
 import re
 from typing import Iterable, Optional
 
-COMPLAIN = re.compile(r"投诉|举报|差评|垃圾|什么破|破(服务|系统|网站|客服)|差劲|态度(很|太|真|极|非常)?(差|恶劣)|忍不了|坑人|太坑|complain"
+COMPLAIN = re.compile(r"投诉|举报|差评|垃圾|什么破|破(服务|系统|网站|客服)|差劲|态度(很|太|真|极|非常)?(差|恶劣)"
+                      r"|忍不了|坑人|太坑|complain"
                       r"|什么服务|有完没完|不负责|干什么吃的|干啥吃的|搞什么鬼|像话吗|太过分|欺负人|还想不想做")
 # Annoyance that also fits a plain request ("热线没人接，帮我提个工单"): a complaint only when no task is asked.
 ANNOYED = re.compile(r"浪费(我的?)?时间|不办事|没人(接|回|管|理)|无语|气死|受够")
 GOODBYE = re.compile(r"再见|拜拜|拜了|bye|回见|下次聊|下线|先撤|溜了|先这样(吧|了)?$|88$", re.I)
 THANKS = re.compile(r"谢|thx|thank|3q|辛苦|感恩", re.I)
 NOT_COMPLAINING = re.compile(r"(不|别|不用|不想|没)(再)?(投诉|举报)")  # "算了不投诉了"
-URGE = re.compile(r"(这么|太|好)慢|加急|催(一下|一催|催|审|他们|管局)?|快点|快一点|尽快|加快|快些|(怎么|咋|为啥|为什么)还(没|在)|还没(好|审|批|下来|出结果|通过|弄完)"
-                  r"|优先(处理|审)|往前(挪|排)|插(个)?队|快啲|expedite|hurry|speed (it )?up|faster|asap|push them", re.I)
+URGE = re.compile(r"(这么|太|好)慢|加急|催(一下|一催|催|审|他们|管局)?|快点|快一点|尽快|加快|快些"
+                  r"|(怎么|咋|为啥|为什么)还(没|在)|还没(好|审|批|下来|出结果|通过|弄完)"
+                  r"|优先(处理|审)|往前(挪|排)|插(个)?队|快啲"
+                  r"|expedite|hurry|speed (it )?up|faster|asap|push them", re.I)
 # In a longer message only an explicit ask to hurry counts ("老板催网站上线…" is not one).
-URGE_ASK = re.compile(r"(这么|太|好)慢|加急|催(一下|一催|催|审|他们|管局)|快(点|一点|些|啲)|加快|尽快|(怎么|咋|为啥|为什么)还(没|在)"
+URGE_ASK = re.compile(r"(这么|太|好)慢|加急|催(一下|一催|催|审|他们|管局)|快(点|一点|些|啲)|加快|尽快"
+                      r"|(怎么|咋|为啥|为什么)还(没|在)"
                       r"|优先(处理|审)|往前(挪|排)|插(个)?队"
                       r"|expedite|hurry|speed (it )?up|asap|push them", re.I)
-HELPFUL = re.compile(r"(?<![没不])有帮助|(?<![没不])有用|已解决|帮到(我|了)|管用|好使|解决了|成功了|搞定|弄好了|帮大忙|说得对"
+HELPFUL = re.compile(r"(?<![没不])有帮助|(?<![没不])有用|已解决|帮到(我|了)|管用|好使|解决了|成功了|搞定|弄好了"
+                     r"|帮大忙|说得对"
                      r"|helpful|(it |that )?work(s|ed)", re.I)
 UNDERSTOOD = re.compile(r"(?<![不没])(懂|明白|清楚)了|原来如此|get到")  # with thanks it is thanks ("明白了，谢啦")
-UNHELPFUL = re.compile(r"没(有)?帮助|没(有|啥|什么)?用|不管用|答非所问|没解决|不是我要的|还是不(知道|懂|会|明白|清楚|行)|看不(懂|明白)"
-                       r"|没看懂|等于没说|(没|不)(懂|理解)我|理解错|牛头不对马嘴|useless|not helpful|(doesn'?t|didn'?t) help", re.I)
+UNHELPFUL = re.compile(r"没(有)?帮助|没(有|啥|什么)?用|不管用|答非所问|没解决|不是我要的"
+                       r"|还是不(知道|懂|会|明白|清楚|行)|看不(懂|明白)|没看懂|等于没说|(没|不)(懂|理解)我|理解错|牛头不对马嘴"
+                       r"|useless|not helpful|(doesn'?t|didn'?t) help", re.I)
 VERDICTS = {"feedback_helpful", "feedback_unhelpful"}
 # A request, not a how-to question: "我留个工单", "麻烦查一下备案订单" (but "工单怎么提", "在哪查进度").
-HOW_TO = re.compile(r"怎么|怎样|如何|咋|啥|什么|为什么|找不到|在哪|哪里|哪儿|哪个|能不能|可不可以|可以吗|吗|么|\?|？|流程|步骤|入口")
+HOW_TO = re.compile(r"怎么|怎样|如何|咋|啥|什么|为什么|找不到|在哪|哪里|哪儿|哪个|能不能|可不可以|可以吗|吗|么"
+                    r"|\?|？|流程|步骤|入口")
 OPEN_TICKET = re.compile(r"(提|开|建|留|交|提交|新建|发)(个|一个|一张|张|下|一下)?(工单|单子)|留(个|一个|一下|条)?言"
                          r"|(让|叫|请)(你们的?)?(人|客服|工作人员|专员|同事).{0,6}(联系|回复|回电|打给)我|回(个|一个)?电话给我")
 # "初审过了吗", "我的备案到哪一步了": the state of the user's own filing, not how reviews work.
@@ -60,14 +67,16 @@ ASKS = re.compile(r"[吗么呢?？]\s*$|多少|怎么|怎样|如何|哪|什么|�
 WISH = re.compile(r"希望|盼|期待")  # "谢谢 希望你们尽快处理": a wish with thanks, not an ask to hurry
 
 
-def cue_intent(text: str, predicted: Optional[str], entities: Iterable[str] = (), faq_top: float = 0.0) -> Optional[str]:
+def cue_intent(text: str, predicted: Optional[str], entities: Iterable[str] = (),
+               faq_top: float = 0.0) -> Optional[str]:
     """The intent the cues settle for normalized `text` given the classifier's guess, the entity
     types found in it and the FAQ ranking's top confidence, or None."""
     if not text:
         return None
     if COMPLAIN.search(text) and not NOT_COMPLAINING.search(text):
         return "complain"
-    if ANNOYED.search(text) and not NOT_COMPLAINING.search(text) and predicted not in TASKS and not OPEN_TICKET.search(text):
+    if (ANNOYED.search(text) and not NOT_COMPLAINING.search(text) and predicted not in TASKS
+            and not OPEN_TICKET.search(text)):
         return "complain"
     if THANKS.search(text) and WISH.search(text) and len(text) <= 2 * SHORT:
         return "thanks"
@@ -75,7 +84,8 @@ def cue_intent(text: str, predicted: Optional[str], entities: Iterable[str] = ()
         return "faq"  # "你们客服电话多少": a plain question the FAQ is sure of, with no complaint word
     if predicted in NON_TASK and TASK_ENTITIES & set(entities):
         return "ask_order_status"  # "再查一个 20261020-2271", "尾号 7 8 7 8"
-    if predicted in ("faq", "nlu_fallback", "out_of_scope") and STATUS_ASK.search(text) and not HOW_TO_CHECK.search(text):
+    if (predicted in ("faq", "nlu_fallback", "out_of_scope") and STATUS_ASK.search(text)
+            and not HOW_TO_CHECK.search(text)):
         return "ask_order_status"
     if predicted in ("faq", "nlu_fallback", "out_of_scope") and not HOW_TO.search(text):
         if OPEN_TICKET.search(text):
@@ -84,8 +94,10 @@ def cue_intent(text: str, predicted: Optional[str], entities: Iterable[str] = ()
             return "ask_order_status"
     if predicted not in NON_TASK | VERDICTS or len(text) > SHORT:
         fits = len(text) <= 2 * SHORT or text.isascii()  # English says the same in more characters
-        return "urge" if predicted in ("faq", "nlu_fallback", "out_of_scope") and fits and URGE_ASK.search(text) else None
-    question = text.rstrip("~～!！。. ").endswith(("吗", "么", "?", "？", "呢")) or ASKING.search(text)  # "公安备案有用吗"
+        asks = predicted in ("faq", "nlu_fallback", "out_of_scope") and fits and URGE_ASK.search(text)
+        return "urge" if asks else None
+    # "公安备案有用吗"
+    question = text.rstrip("~～!！。. ").endswith(("吗", "么", "?", "？", "呢")) or ASKING.search(text)
     if UNHELPFUL.search(text) and not question:
         return "feedback_unhelpful"
     if (HELPFUL.search(text) or (UNDERSTOOD.search(text) and not THANKS.search(text))) and not question:
