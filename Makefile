@@ -12,7 +12,7 @@ MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' ! -name fa
 	data/nlu/faq.yml $(wildcard bot/nlu/*.py bot/nlu/dict/*)
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser nginx run prod test train faq eval crossval bench loadtest validate lock clean
+.PHONY: help install browser nginx run prod test check lint train faq eval crossval bench loadtest validate lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -79,6 +79,15 @@ prod: $(MODEL) $(NGINX) ## production shape: PostgreSQL + Redis, N Rasa replicas
 
 test: $(MODEL) $(CHROMIUM) $(CJK_FONT) $(NGINX) ## install, train if needed, and run the whole test suite
 	$(PY) -m pytest
+
+# The fast loop: no training, no browser. Tests that need the trained model or Chromium are marked
+# needs_model / needs_browser by tests/conftest.py and left to `make test`.
+check: lint data/nlu/faq.yml ## lint, then every test that needs no trained model and no Chromium (< 3 min)
+	$(PY) -m pytest -q -m "not needs_model and not needs_browser"
+
+lint: $(VENV)/.installed ## ruff (lint, import order) and mypy on bot/ and actions/ (configured in pyproject.toml)
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/mypy
 
 validate: install faq ## rasa data validate
 	$(RASA) data validate --fail-on-warnings

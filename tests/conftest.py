@@ -130,3 +130,30 @@ def shared_redis() -> Iterator[Optional[tuple[str, str]]]:
     prefix = f"beian:wechat:test-{uuid.uuid4().hex[:10]}:"
     yield url, prefix
     delete_prefix(prefix, url)
+
+
+# --- what a test needs beyond a set-up checkout ------------------------------------------------------
+# `make check` runs `pytest -m "not needs_model and not needs_browser"`: the tests that need neither a
+# trained model (models/current.tar.gz, made by `make train`) nor Chromium. `make test` runs them all.
+
+NEEDS_MODEL_DIRS = ("e2e", "production")  # every test there talks to servers running the trained model
+# Fixtures that start a Rasa server with the trained model (a test using one, even indirectly, needs it).
+NEEDS_MODEL_FIXTURES = frozenset({
+    "assistant",      # tests/e2e, tests/reports: the embedded shape
+    "conversations",  # tests/reports: the assistant after known conversations
+    "production",     # tests/production: replicas behind nginx
+    "copilot",        # tests/channels/test_copilot.py: REST + copilot channels
+    "servers",        # tests/channels/test_wechat_e2e.py: two Rasa servers with the WeChat channel
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        path = Path(item.path).resolve()
+        top = path.relative_to(tests).parts[0] if path.is_relative_to(tests) else ""
+        fixtures = set(getattr(item, "fixturenames", ())) - set(getattr(getattr(item, "callspec", None), "params", ()))
+        if top in NEEDS_MODEL_DIRS or NEEDS_MODEL_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.needs_model)
+        if path.name.startswith("test_browser_"):
+            item.add_marker(pytest.mark.needs_browser)
