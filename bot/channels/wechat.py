@@ -20,7 +20,8 @@ set `REDIS_URL` (or `redis_url`) and the ledger, the options and the access toke
 (`wechat_redis`), so a retry landing on another replica is still processed once.
 
 Modules: `wechat_protocol` (pure: signatures, XML, rendering), `wechat_state` (interfaces + memory),
-`wechat_redis` (the same on Redis), `wechat_api` (customer-service API), this one (config + channel).
+`wechat_redis` (the same on Redis), `wechat_api` (customer-service API), `wechat_config` (settings
+and where the state lives), this one (the channel).
 
 Configured only through `from_credentials`: each key falls back to an environment variable.
 
@@ -39,9 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
 
 import aiohttp
@@ -56,6 +55,7 @@ from wechatpy.replies import TextReply
 
 from bot.channels.rest import FAILURE_REPLY, never_silent
 from bot.channels.wechat_api import API_BASE, TOKEN_EXPIRED, WeChatApi, WeChatApiError
+from bot.channels.wechat_config import PASSIVE_BUDGET, WeChatConfig, WeChatState, make_state
 from bot.channels.wechat_protocol import (
     CUSTOM_CHUNK_CHARS,
     MAX_BODY_BYTES,
@@ -100,7 +100,6 @@ from bot.storage.privacy import mask_text
 
 logger = logging.getLogger(__name__)
 
-PASSIVE_BUDGET = 4.0  # seconds; WeChat waits 5
 SWEEP_MARGIN = 1.0  # seconds past the last waiter's deadline before the owner sweeps (shared ledgers)
 
 __all__ = [  # what tests and other modules import from here
@@ -113,84 +112,6 @@ __all__ = [  # what tests and other modules import from here
     "fits_passive", "make_state", "option_number", "parse_wechat_message", "parse_xml", "raw_text",
     "read_capped", "render", "sign", "signature_ok", "split_text", "timestamp_fresh", "to_plain",
 ]
-
-
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
-
-
-@dataclass(frozen=True)
-class WeChatConfig:
-    token: str = ""
-    app_id: str = ""
-    app_secret: str = ""
-    aes_key: str = ""
-    api_base: str = API_BASE
-    passive_budget: float = PASSIVE_BUDGET
-    accept_plaintext: bool = True
-    redis_url: str = ""
-    redis_prefix: str = ""
-
-    @classmethod
-    def from_credentials(cls, credentials: Optional[Mapping[str, Any]],
-                         env: Optional[Mapping[str, str]] = None) -> WeChatConfig:
-        """Each credentials key, else its environment variable, else the default."""
-        creds = credentials or {}
-        env = os.environ if env is None else env
-
-        def pick(key: str, var: str, default: str = "") -> str:
-            value = creds.get(key)
-            if value is None or str(value).strip() == "":
-                value = env.get(var, "") or default
-            return str(value).strip()
-
-        aes_key = pick("aes_key", "WECHAT_AES_KEY")
-        plain = pick("accept_plaintext", "WECHAT_ACCEPT_PLAINTEXT")
-        config = cls(
-            token=pick("token", "WECHAT_TOKEN"),
-            app_id=pick("app_id", "WECHAT_APP_ID"),
-            app_secret=pick("app_secret", "WECHAT_APP_SECRET"),
-            aes_key=aes_key,
-            api_base=pick("api_base", "WECHAT_API_BASE", API_BASE),
-            passive_budget=float(pick("passive_budget", "WECHAT_PASSIVE_BUDGET", str(PASSIVE_BUDGET))),
-            accept_plaintext=_truthy(plain) if plain else not aes_key,
-            redis_url=pick("redis_url", "REDIS_URL"),
-            redis_prefix=pick("redis_prefix", "WECHAT_REDIS_PREFIX"),
-        )
-        if aes_key and (len(aes_key) != 43 or not config.app_id):
-            raise ValueError("WeChat safe mode needs a 43-character WECHAT_AES_KEY and WECHAT_APP_ID")
-        if not 0 < config.passive_budget < 5:
-            raise ValueError("passive_budget must be between 0 and 5 seconds (WeChat waits 5)")
-        return config
-
-
-@dataclass
-class WeChatState:
-    """Where the channel keeps what outlives a request: all in memory, or all in Redis."""
-
-    ledger: TurnLedger
-    options: OptionsStore
-    tokens: TokenCache
-    undelivered: UndeliveredLog
-    close: Optional[Callable[[], Awaitable[None]]] = None
-
-
-def make_state(config: WeChatConfig) -> WeChatState:
-    """Redis when `redis_url` is set (no connection until the first request), else memory."""
-    if not config.redis_url:
-        return WeChatState(MemoryTurnLedger(), MemoryOptionsStore(), MemoryTokenCache(), MemoryUndeliveredLog())
-    from bot.channels.wechat_redis import (
-        DEFAULT_PREFIX,
-        RedisConnection,
-        RedisOptionsStore,
-        RedisTokenCache,
-        RedisTurnLedger,
-        RedisUndeliveredLog,
-    )
-
-    redis = RedisConnection(config.redis_url, config.redis_prefix or DEFAULT_PREFIX)
-    return WeChatState(RedisTurnLedger(redis), RedisOptionsStore(redis), RedisTokenCache(redis, config.app_id),
-                       RedisUndeliveredLog(redis), close=redis.close)
 
 
 class WeChatInput(InputChannel):

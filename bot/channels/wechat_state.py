@@ -1,6 +1,6 @@
 """State the WeChat bridge keeps between requests, behind small interfaces with an in-process
 implementation each. `wechat_redis` implements the same interfaces on Redis for several replicas;
-`wechat.make_state` picks one or the other.
+`wechat_config.make_state` picks one or the other.
 
 - `TurnLedger`: which messages (MsgId) were taken on and their answers, so WeChat's retries are
   processed once and the answer is delivered exactly once (passively or through the API).
