@@ -15,8 +15,10 @@ from rasa_sdk.types import DomainDict
 
 from actions.handoff import within_hours
 from actions.tickets import is_complaint
+from bot import followup
 from bot.clock import tracker_now
 from bot.config import get_settings
+from bot.nlu.cues import ANNOYED, COMPLAIN
 from bot.nlu.normalize import normalize
 
 # What a bare complaint says without saying what happened: left out when judging its content.
@@ -35,10 +37,16 @@ class ActionComplaint(Action):
     def name(self) -> str:
         return "action_complaint"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[str, Any]]:
         text = (tracker.latest_message or {}).get("text") or ""
         if tracker.active_loop.get("name") == "ticket_form" and is_complaint(tracker):
             return self.more_of_the_same(dispatcher, tracker, text)
+        if not (COMPLAIN.search(text) or ANNOYED.search(text)) and not tracker.active_loop.get("name"):
+            from actions.faq import ActionAnswerFaq, knowledge_base
+
+            last = knowledge_base().get(tracker.get_slot("faq_topic") or "")
+            if followup.part_in(text, last):  # "DNS在cloudflare，不在你们这": a follow-up, not a complaint
+                return await ActionAnswerFaq().run(dispatcher, tracker, domain)
         settings = get_settings()
         if within_hours(settings.service_hours, tracker_now(tracker)):
             reach = f"着急的话也可以直接拨打备案热线 {settings.hotline}。"

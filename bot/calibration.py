@@ -213,7 +213,7 @@ FEATURES = ("top", "margin", "diet_faq")  # what the fit uses; features() offers
 # that point (threshold 0.945, 3 wrong of 340) drops the conversation corpus's tuning part below its
 # 90 % floor (88.9 %), while one more wrong answer (4 of 365, 98.9 %) buys 25 more direct answers and
 # keeps it at 93 %. docs/calibration.md has both points.
-TARGET_PRECISION = 0.989
+TARGET_PRECISION = 0.985
 
 
 def labelled_readings(parses: Sequence[dict[str, Any]],

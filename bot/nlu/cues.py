@@ -59,6 +59,7 @@ TASK_ENTITIES = {"order_id", "phone_tail"}  # a number to look up in a message t
 NON_TASK = {"faq", "nlu_fallback", "out_of_scope", "affirm", "deny", "greet", "thanks", "goodbye"}
 SHORT = 14
 SURE_FAQ = 0.9
+HALF_SURE = 0.5
 TASKS = {"create_ticket", "ask_order_status", "request_human"}
 ASKING = re.compile(r"有没有|能不能|可不可以|怎么|什么|哪")  # "备案成功了有没有证书" asks
 ASKS = re.compile(r"[吗么呢?？]\s*$|多少|怎么|怎样|如何|哪|什么|啥|几")
@@ -80,6 +81,11 @@ def cue_intent(text: str, predicted: Optional[str], entities: Iterable[str] = ()
         return "complain"
     if THANKS.search(text) and WISH.search(text) and len(text) <= 2 * SHORT:
         return "thanks"
+    if predicted == "ask_order_status" and faq_top >= HALF_SURE and HOW_TO_CHECK.search(text) \
+            and not TASK_ENTITIES & set(entities) and not LOOK_UP.search(text):
+        return "faq"  # "备案进度怎么查询": how to check, not a lookup
+    if predicted in VERDICTS and faq_top >= HALF_SURE and (ASKING.search(text) or ASKS.search(text)):
+        return "faq"  # "这个地址不一致是啥意思，我要怎么处理": a question, not a verdict
     if predicted == "complain" and faq_top >= SURE_FAQ and ASKS.search(text):
         return "faq"  # "你们客服电话多少": a plain question the FAQ is sure of, with no complaint word
     if predicted in NON_TASK and TASK_ENTITIES & set(entities):

@@ -130,3 +130,18 @@ def test_a_short_english_follow_up_out_of_scope_gets_the_part(tracker_for):
     dispatcher = CollectingDispatcher()
     run_action(ActionOutOfScope(), dispatcher, tracker, {})
     assert "节假日" in dispatcher.messages[0]["text"]
+
+
+def test_a_follow_up_taken_for_a_complaint_answers_the_part(tracker_for):
+    from actions.complaint import ActionComplaint
+
+    tracker = tracker_for("不过我们DNS托管在cloudflare 不在你们这", intent="complain",
+                          slots={"faq_topic": "dns_pause_first_filing"})
+    dispatcher = CollectingDispatcher()
+    run_action(ActionComplaint(), dispatcher, tracker, {})
+    assert "Cloudflare" in dispatcher.messages[0]["text"] and "抱歉" not in dispatcher.messages[0]["text"]
+    angry = tracker_for("什么破服务 DNS在cloudflare 不在你们这", intent="complain",
+                        slots={"faq_topic": "dns_pause_first_filing"})
+    dispatcher = CollectingDispatcher()
+    run_action(ActionComplaint(), dispatcher, angry, {})
+    assert "抱歉" in dispatcher.messages[0]["text"]

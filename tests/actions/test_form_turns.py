@@ -113,7 +113,7 @@ def test_more_anger_inside_the_complaint_ticket_is_noted_not_apologised_for_agai
     tracker = in_form("ticket_form", "ticket_contact", "都半个月了还在初审，没人理我", intent="complain",
                       ticket_type="complaint", ticket_description="审核太慢了")
     dispatcher = CollectingDispatcher()
-    events = ActionComplaint().run(dispatcher, tracker, DOMAIN)
+    events = asyncio.run(ActionComplaint().run(dispatcher, tracker, DOMAIN))
     assert len(dispatcher.messages) == 1 and "抱歉" not in dispatcher.messages[0]["text"]
     description = next(e["value"] for e in events if e.get("name") == "ticket_description")
     assert description.startswith("审核太慢了") and "半个月" in description

@@ -96,3 +96,15 @@ def test_understood_with_thanks_is_thanks_and_questions_are_not_verdicts():
     assert cue_intent("懂了", "faq") == "feedback_helpful"
     assert cue_intent("备案成功了有没有证书可以下载", "faq") is None
     assert cue_intent("收不收费啊 我们老年人怕上当受骗", "faq") is None
+
+
+def test_how_to_check_progress_is_the_faq_not_a_lookup():
+    assert cue_intent("备案进度怎么查询", "ask_order_status", faq_top=0.8) == "faq"
+    assert cue_intent("备案进度怎么查询", "ask_order_status", faq_top=0.2) is None
+    assert cue_intent("帮我查一下我的备案进度 怎么还没好", "ask_order_status", faq_top=0.8) is None
+    assert cue_intent("ICP2026111600733 怎么查", "ask_order_status", ["order_id"], faq_top=0.8) is None
+
+
+def test_a_question_is_not_a_verdict_whatever_the_classifier_says():
+    assert cue_intent("这个地址不一致是啥意思，我要怎么处理", "feedback_unhelpful", faq_top=0.7) == "faq"
+    assert cue_intent("你说的我看不懂", "feedback_unhelpful", faq_top=0.7) == "feedback_unhelpful"
