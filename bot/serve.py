@@ -88,9 +88,16 @@ def wait_http(url: str, timeout: float) -> bool:
     return False
 
 
+# Third-party start-up noise (TensorFlow's C++ info lines, SQLAlchemy's 2.0 notice about Rasa's
+# tracker store) hidden unless LOG_LEVEL=DEBUG; a value set in the environment always wins.
+QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+
+
 def _env(env: dict | None) -> dict:
     env = {**os.environ, **(env or {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    if env.get("LOG_LEVEL", "").upper() != "DEBUG":
+        env = {**QUIET, **env}
     return env
 
 

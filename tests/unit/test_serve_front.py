@@ -105,3 +105,13 @@ def test_the_container_starts_rasa_through_the_checked_command():
     assert 'CMD ["python", "-m", "bot", "rasa-server"' in dockerfile
     assert "--enable-api" not in dockerfile.split("CMD", 1)[1]
     assert "RASA_ENABLE_API=false" in (ROOT / ".env.example").read_text(encoding="utf-8")
+
+
+def test_servers_start_quiet_unless_debug_and_a_set_value_wins(monkeypatch):
+    monkeypatch.delenv("LOG_LEVEL", raising=False)
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.delenv("SQLALCHEMY_SILENCE_UBER_WARNING", raising=False)
+    quiet = serve._env(None)
+    assert quiet["TF_CPP_MIN_LOG_LEVEL"] == "3" and quiet["SQLALCHEMY_SILENCE_UBER_WARNING"] == "1"
+    assert "TF_CPP_MIN_LOG_LEVEL" not in serve._env({"LOG_LEVEL": "DEBUG"})
+    assert serve._env({"TF_CPP_MIN_LOG_LEVEL": "0"})["TF_CPP_MIN_LOG_LEVEL"] == "0"
