@@ -8,9 +8,10 @@ import time
 import pytest
 import xmltodict
 
-from bot.channels.wechat import WeChatApi, WeChatApiError, WeChatConfig, WeChatInput, make_state, sign
+from bot.channels.wechat import WeChatApi, WeChatApiError, WeChatConfig, WeChatInput, make_state
 from bot.channels.wechat_redis import _JOIN, RedisConnection, RedisTurnLedger, RedisUndeliveredLog
 from bot.serve import free_port
+from tests.channels.wechat_requests import FakeRequest, text_xml
 
 APP_ID, APP_SECRET, TOKEN = "wx0123456789abcdef", "e2e-secret", "api-token"
 DELAYS = (0.05, 0.2)
@@ -81,17 +82,8 @@ async def test_only_the_failing_chunk_is_retried(fake_wechat):
 # --- the channel when the API gives up ------------------------------------------------------------
 
 
-class FakeRequest:
-    def __init__(self, body: bytes):
-        ts, nonce = str(int(time.time())), "n0nce"
-        self.args = {"timestamp": ts, "nonce": nonce, "signature": sign(TOKEN, ts, nonce)}
-        self.headers, self.stream, self.body = {}, None, body
 
 
-def text_xml(content: str, openid: str, msg_id: str) -> bytes:
-    return (f"<xml><ToUserName>gh</ToUserName><FromUserName>{openid}</FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType>text</MsgType>"
-            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>").encode()
 
 
 async def echo(message):
@@ -127,7 +119,7 @@ async def test_an_answer_the_api_never_takes_is_logged_masked_kept_and_given_to_
     caplog.set_level("INFO", logger="bot.channels.wechat")
     fake_wechat.fail_sends(-1, -1, -1)
     xml = text_xml("13812345678", "oUser2", "7001")
-    r = await slow_channel._receive(FakeRequest(xml), echo)
+    r = await slow_channel._receive(FakeRequest(xml, TOKEN), echo)
     assert r.body == b"success"
     await settle(slow_channel)
     assert len(fake_wechat.attempts_to("oUser2")) == 3 and fake_wechat.sent_to("oUser2") == []
@@ -136,7 +128,7 @@ async def test_an_answer_the_api_never_takes_is_logged_masked_kept_and_given_to_
     assert entry["text"] == "已记录您的手机 13812345678"
     assert "gave up" in caplog.text and "138****5678" in caplog.text and "13812345678" not in caplog.text
     # WeChat retries the message: the retry answers with it passively, and nothing is sent twice
-    retry = await slow_channel._receive(FakeRequest(xml), echo)
+    retry = await slow_channel._receive(FakeRequest(xml, TOKEN), echo)
     assert xmltodict.parse(retry.body)["xml"]["Content"] == "已记录您的手机 13812345678"
     await settle(slow_channel)
     assert len(fake_wechat.attempts_to("oUser2")) == 3
@@ -144,7 +136,7 @@ async def test_an_answer_the_api_never_takes_is_logged_masked_kept_and_given_to_
 
 async def test_45015_is_given_up_at_once_and_kept(slow_channel, fake_wechat):
     fake_wechat.fail_sends(45015)
-    await slow_channel._receive(FakeRequest(text_xml("你好", "oUser3", "7002")), echo)
+    await slow_channel._receive(FakeRequest(text_xml("你好", "oUser3", "7002"), TOKEN), echo)
     await settle(slow_channel)
     assert len(fake_wechat.attempts_to("oUser3")) == 1
     [entry] = await slow_channel.undelivered.recent()
@@ -153,7 +145,7 @@ async def test_45015_is_given_up_at_once_and_kept(slow_channel, fake_wechat):
 
 async def test_a_slow_answer_reaches_the_user_after_wechat_was_busy(slow_channel, fake_wechat):
     fake_wechat.fail_sends(45009)
-    await slow_channel._receive(FakeRequest(text_xml("你好", "oUser4", "7003")), echo)
+    await slow_channel._receive(FakeRequest(text_xml("你好", "oUser4", "7003"), TOKEN), echo)
     await settle(slow_channel)
     assert [r["body"]["text"]["content"] for r in fake_wechat.sent_to("oUser4")] == ["已记录您的手机 你好"]
     assert len(fake_wechat.attempts_to("oUser4")) == 2 and await slow_channel.undelivered.recent() == []
@@ -175,7 +167,7 @@ async def test_an_answer_left_to_a_waiter_that_died_is_swept_to_the_api(fake_wec
         await message.output_channel.send_text_message(message.sender_id, "答案")
 
     try:
-        r = await channel._receive(FakeRequest(text_xml("你好", "oUser5", "7004")), rasa_while_a_replica_waits_and_dies)
+        r = await channel._receive(FakeRequest(text_xml("你好", "oUser5", "7004"), TOKEN), rasa_while_a_replica_waits_and_dies)
         assert r.body == b"success"
         assert fake_wechat.sent_to("oUser5") == []  # the ghost still counts …
         await settle(channel)

@@ -10,7 +10,8 @@ import pytest
 import xmltodict
 
 from bot.channels.render import to_plain
-from bot.channels.wechat import OPTIONS_HEADER, WeChatApi, WeChatConfig, WeChatInput, sign
+from bot.channels.wechat import OPTIONS_HEADER, WeChatApi, WeChatConfig, WeChatInput
+from tests.channels.wechat_requests import FakeRequest, text_xml
 
 APP_ID, APP_SECRET, TOKEN = "wx0123456789abcdef", "e2e-secret", "render-token"
 
@@ -33,17 +34,8 @@ BUTTONS = [{"title": "**公司**备案要什么材料", "payload": '/faq{"faq_to
            {"title": "找人工", "payload": "/request_human"}]
 
 
-class FakeRequest:
-    def __init__(self, body: bytes):
-        ts, nonce = str(int(time.time())), "n0nce"
-        self.args = {"timestamp": ts, "nonce": nonce, "signature": sign(TOKEN, ts, nonce)}
-        self.headers, self.stream, self.body = {}, None, body
 
 
-def text_xml(content: str, openid: str, msg_id: str) -> bytes:
-    return (f"<xml><ToUserName>gh</ToUserName><FromUserName>{openid}</FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType>text</MsgType>"
-            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>").encode()
 
 
 def stand_in_rasa(seen: list, delay: float = 0.0):
@@ -70,12 +62,12 @@ def expected_reply() -> str:
 async def test_passive_answer_is_plain_text_and_a_typed_number_picks_the_option():
     channel = WeChatInput.from_credentials({"token": TOKEN})
     seen: list = []
-    reply = content(await channel._receive(FakeRequest(text_xml("怎么备案", "oRender1", "1")), stand_in_rasa(seen)))
+    reply = content(await channel._receive(FakeRequest(text_xml("怎么备案", "oRender1", "1"), TOKEN), stand_in_rasa(seen)))
     assert reply == expected_reply()
     assert "**" not in reply and "\n- " not in reply and "\n1. " not in reply and "](" not in reply
     # "2" and its other spellings pick option 2; "②" is step 2, so it reaches Rasa as typed
     for n, typed in enumerate(["2", "【2】", "２", "②", "3."], start=2):
-        await channel._receive(FakeRequest(text_xml(typed, "oRender1", str(n))), stand_in_rasa(seen))
+        await channel._receive(FakeRequest(text_xml(typed, "oRender1", str(n)), TOKEN), stand_in_rasa(seen))
     assert seen == ["怎么备案", '/faq{"faq_topic": "review_time"}', '/faq{"faq_topic": "review_time"}',
                     '/faq{"faq_topic": "review_time"}', "②", "/request_human"]
 
@@ -83,8 +75,8 @@ async def test_passive_answer_is_plain_text_and_a_typed_number_picks_the_option(
 async def test_a_number_past_the_options_is_just_text():
     channel = WeChatInput.from_credentials({"token": TOKEN})
     seen: list = []
-    await channel._receive(FakeRequest(text_xml("怎么备案", "oRender2", "1")), stand_in_rasa(seen))
-    await channel._receive(FakeRequest(text_xml("4", "oRender2", "2")), stand_in_rasa(seen))
+    await channel._receive(FakeRequest(text_xml("怎么备案", "oRender2", "1"), TOKEN), stand_in_rasa(seen))
+    await channel._receive(FakeRequest(text_xml("4", "oRender2", "2"), TOKEN), stand_in_rasa(seen))
     assert seen == ["怎么备案", "4"]
 
 
@@ -105,13 +97,13 @@ async def settle(channel: WeChatInput, timeout: float = 10.0) -> None:
 async def test_an_answer_through_the_customer_service_api_is_plain_text_and_options_still_work(
         slow_channel, fake_wechat):
     seen: list = []
-    r = await slow_channel._receive(FakeRequest(text_xml("怎么备案", "oRender3", "1")), stand_in_rasa(seen, 0.05))
+    r = await slow_channel._receive(FakeRequest(text_xml("怎么备案", "oRender3", "1"), TOKEN), stand_in_rasa(seen, 0.05))
     assert r.body == b"success"
     await settle(slow_channel)
     [sent] = fake_wechat.sent_to("oRender3")
     assert sent["body"]["msgtype"] == "text" and sent["body"]["text"]["content"] == expected_reply()
     # the options were remembered for this user: "1" picks the first button's payload
-    assert (await slow_channel._receive(FakeRequest(text_xml("1", "oRender3", "2")),
+    assert (await slow_channel._receive(FakeRequest(text_xml("1", "oRender3", "2"), TOKEN),
                                         stand_in_rasa(seen, 0.05))).body == b"success"
     await settle(slow_channel)
     assert seen == ["怎么备案", '/faq{"faq_topic": "materials_company"}']

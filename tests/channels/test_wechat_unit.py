@@ -15,15 +15,10 @@ from bot.channels.wechat import (
     WeChatConfig, WeChatInput, cdata_safe, check_body, check_query, fits_passive, option_number, parse_wechat_message,
     parse_xml, render, sign, signature_ok, split_text, timestamp_fresh, to_plain,
 )
+from tests.channels.wechat_requests import FakeRequest, text_xml
 
 TOKEN = "test-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-
-
-def text_xml(content="你好", openid="oABC123_-xyz", msg_id="1001", msg_type="text"):
-    return (f"<xml><ToUserName><![CDATA[gh_bot]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
-            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>").encode()
 
 
 # --- signatures --------------------------------------------------------------------------------
@@ -277,13 +272,6 @@ def test_channel_identity():
 # --- the request path in-process, with a stand-in for Rasa --------------------------------------
 
 
-class FakeRequest:
-    """What `_receive` reads from a Sanic request (a non-streamed body)."""
-
-    def __init__(self, body: bytes, token=TOKEN, **args):
-        ts, nonce = str(int(time.time())), "n0nce"
-        self.args = {"timestamp": ts, "nonce": nonce, "signature": sign(token, ts, nonce), **args}
-        self.headers, self.stream, self.body = {}, None, body
 
 
 def fake_rasa(seen):
@@ -298,14 +286,14 @@ def fake_rasa(seen):
 async def test_safe_mode_refuses_plaintext_unless_allowed():
     strict = WeChatInput.from_credentials({"token": TOKEN, "app_id": "wx1", "aes_key": AES_KEY})
     with pytest.raises(Rejected) as e:
-        await strict._receive(FakeRequest(text_xml()), fake_rasa([]))
+        await strict._receive(FakeRequest(text_xml(), TOKEN), fake_rasa([]))
     assert e.value.status == 403
 
 
 async def test_encrypted_request_without_a_configured_key_is_a_400():
     plain = WeChatInput.from_credentials({"token": TOKEN})
     with pytest.raises(Rejected) as e:
-        await plain._receive(FakeRequest(b"<xml><Encrypt>x</Encrypt></xml>", encrypt_type="aes",
+        await plain._receive(FakeRequest(b"<xml><Encrypt>x</Encrypt></xml>", TOKEN, encrypt_type="aes",
                                          msg_signature="0" * 40), fake_rasa([]))
     assert e.value.status == 400
 
@@ -321,19 +309,19 @@ async def test_number_answers_a_button_and_logged_text_is_masked(caplog):
     channel = WeChatInput.from_credentials({"token": TOKEN})
     seen = []
     caplog.set_level("INFO", logger="bot.channels.wechat")
-    r = await channel._receive(FakeRequest(text_xml("我的手机 13812345678", msg_id="1")), fake_rasa(seen))
+    r = await channel._receive(FakeRequest(text_xml("我的手机 13812345678", msg_id="1"), TOKEN), fake_rasa(seen))
     content = xmltodict.parse(r.body)["xml"]["Content"]
     assert content == "收到：我的手机 13812345678\n\n" + OPTIONS_HEADER + "\n【1】找人工"
     assert "13812345678" not in caplog.text and "138****5678" in caplog.text
-    await channel._receive(FakeRequest(text_xml("1", msg_id="2")), fake_rasa(seen))
-    await channel._receive(FakeRequest(text_xml("2", msg_id="3")), fake_rasa(seen))  # no option 2
+    await channel._receive(FakeRequest(text_xml("1", msg_id="2"), TOKEN), fake_rasa(seen))
+    await channel._receive(FakeRequest(text_xml("2", msg_id="3"), TOKEN), fake_rasa(seen))  # no option 2
     assert seen == ["我的手机 13812345678", "/request_human", "2"]
 
 
 async def test_non_text_messages_get_the_polite_reply_without_rasa():
     channel = WeChatInput.from_credentials({"token": TOKEN})
     seen = []
-    r = await channel._receive(FakeRequest(text_xml(msg_type="location")), fake_rasa(seen))
+    r = await channel._receive(FakeRequest(text_xml(msg_type="location"), TOKEN), fake_rasa(seen))
     assert xmltodict.parse(r.body)["xml"]["Content"] == NON_TEXT_REPLY and seen == []
 
 
@@ -356,6 +344,6 @@ async def test_redis_down_gets_the_honest_reply_not_a_500():
         dead = s.getsockname()[1]
     channel = WeChatInput.from_credentials({"token": TOKEN, "redis_url": f"redis://127.0.0.1:{dead}/0"})
     seen = []
-    r = await channel._receive(FakeRequest(text_xml("管局审核要多久", msg_id="42")), fake_rasa(seen))
+    r = await channel._receive(FakeRequest(text_xml("管局审核要多久", msg_id="42"), TOKEN), fake_rasa(seen))
     content = xmltodict.parse(r.body)["xml"]["Content"]
     assert r.status == 200 and "热线" in content and seen == []
