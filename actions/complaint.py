@@ -13,9 +13,9 @@ from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.faq import ActionAnswerFaq, asks_part_of_last
 from actions.handoff import within_hours
 from actions.tickets import is_complaint
-from bot import followup
 from bot.clock import tracker_now
 from bot.config import get_settings
 from bot.nlu.cues import ANNOYED, COMPLAIN
@@ -41,12 +41,9 @@ class ActionComplaint(Action):
         text = (tracker.latest_message or {}).get("text") or ""
         if tracker.active_loop.get("name") == "ticket_form" and is_complaint(tracker):
             return self.more_of_the_same(dispatcher, tracker, text)
-        if not (COMPLAIN.search(text) or ANNOYED.search(text)) and not tracker.active_loop.get("name"):
-            from actions.faq import ActionAnswerFaq, knowledge_base
-
-            last = knowledge_base().get(tracker.get_slot("faq_topic") or "")
-            if followup.part_in(text, last):  # "DNS在cloudflare，不在你们这": a follow-up, not a complaint
-                return await ActionAnswerFaq().run(dispatcher, tracker, domain)
+        if not (COMPLAIN.search(text) or ANNOYED.search(text)) and not tracker.active_loop.get("name") \
+                and asks_part_of_last(tracker, text):  # "DNS在cloudflare，不在你们这": a follow-up, not a complaint
+            return await ActionAnswerFaq().run(dispatcher, tracker, domain)
         settings = get_settings()
         if within_hours(settings.service_hours, tracker_now(tracker)):
             reach = f"着急的话也可以直接拨打备案热线 {settings.hotline}。"
@@ -67,7 +64,7 @@ class ActionComplaint(Action):
     def more_of_the_same(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> List[Dict[str, Any]]:
         """More anger while the complaint ticket is being filled: noted in it, not a second apology."""
         events: List[Dict[str, Any]] = []
-        added = what_happened(text) or normalize(text)
+        added = normalize(text)
         before = tracker.get_slot("ticket_description") or ""
         if added and added not in before:
             events.append(SlotSet("ticket_description", f"{before}\n{added}".strip()[:2000]))

@@ -303,6 +303,11 @@ class ActionAnswerFeedback(Action):
         return []
 
 
+def asks_part_of_last(tracker: Tracker, text: str) -> bool:
+    """The message asks for a part of the answer just given ("有时间限制吗", "DNS在cloudflare")."""
+    return followup.part_in(text, knowledge_base().get(tracker.get_slot("faq_topic") or "")) is not None
+
+
 class ActionOutOfScope(Action):
     """Declines what is not about filing, after checking it is not a follow-up in disguise:
     "那我现在要做什么" after a lookup, "有时间限制吗" after an answer that has that part."""
@@ -315,10 +320,8 @@ class ActionOutOfScope(Action):
         leaning = await context_reply(dispatcher, tracker)
         if leaning is not None:
             return leaning
-        last = knowledge_base().get(tracker.get_slot("faq_topic") or "")
         short = len(text) <= followup.MAX_FOLLOWUP_CHARS * (3 if text.isascii() else 1)  # English takes more letters
-        part = followup.part_in(text, last) if short else None
-        if part:
+        if short and asks_part_of_last(tracker, text):
             return await ActionAnswerFaq().run(dispatcher, tracker, domain)  # the FAQ action answers that part
         dispatcher.utter_message(response="utter_out_of_scope")
         return []
