@@ -28,15 +28,12 @@ ANNOYED = re.compile(r"浪费(我的?)?时间|不办事|没人(接|回|管|理)|
 GOODBYE = re.compile(r"再见|拜拜|拜了|bye|回见|下次聊|下线|先撤|溜了|先这样(吧|了)?$|88$", re.I)
 THANKS = re.compile(r"谢|thx|thank|3q|辛苦|感恩", re.I)
 NOT_COMPLAINING = re.compile(r"(不|别|不用|不想|没)(再)?(投诉|举报)")  # "算了不投诉了"
-URGE = re.compile(r"(这么|太|好)慢|加急|催(一下|一催|催|审|他们|管局)?|快点|快一点|尽快|加快|快些"
-                  r"|(怎么|咋|为啥|为什么)还(没|在)|还没(好|审|批|下来|出结果|通过|弄完)"
-                  r"|优先(处理|审)|往前(挪|排)|插(个)?队|快啲"
-                  r"|expedite|hurry|speed (it )?up|faster|asap|push them", re.I)
+# Asking to hurry, the words both lexicons share.
+_HURRY = (r"(这么|太|好)慢|加急|快(点|一点|些|啲)|加快|尽快|(怎么|咋|为啥|为什么)还(没|在)"
+          r"|优先(处理|审)|往前(挪|排)|插(个)?队|expedite|hurry|speed (it )?up|asap|push them")
+URGE = re.compile(_HURRY + r"|催|还没(好|审|批|下来|出结果|通过|弄完)|faster", re.I)
 # In a longer message only an explicit ask to hurry counts ("老板催网站上线…" is not one).
-URGE_ASK = re.compile(r"(这么|太|好)慢|加急|催(一下|一催|催|审|他们|管局)|快(点|一点|些|啲)|加快|尽快"
-                      r"|(怎么|咋|为啥|为什么)还(没|在)"
-                      r"|优先(处理|审)|往前(挪|排)|插(个)?队"
-                      r"|expedite|hurry|speed (it )?up|asap|push them", re.I)
+URGE_ASK = re.compile(_HURRY + r"|催(一下|一催|催|审|他们|管局)", re.I)
 HELPFUL = re.compile(r"(?<![没不])有帮助|(?<![没不])有用|已解决|帮到(我|了)|管用|好使|解决了|成功了|搞定|弄好了"
                      r"|帮大忙|说得对"
                      r"|helpful|(it |that )?work(s|ed)", re.I)
@@ -63,9 +60,8 @@ HALF_SURE = 0.5
 TASKS = {"create_ticket", "ask_order_status", "request_human"}
 ASKING = re.compile(r"有没有|能不能|可不可以|怎么|什么|哪")  # "备案成功了有没有证书" asks
 ASKS = re.compile(r"[吗么呢?？]\s*$|多少|怎么|怎样|如何|哪|什么|啥|几")
-
-
 WISH = re.compile(r"希望|盼|期待")  # "谢谢 希望你们尽快处理": a wish with thanks, not an ask to hurry
+UNSURE = ("faq", "nlu_fallback", "out_of_scope")  # guesses that name no task
 
 
 def cue_intent(text: str, predicted: Optional[str], entities: Iterable[str] = (),
@@ -90,17 +86,17 @@ def cue_intent(text: str, predicted: Optional[str], entities: Iterable[str] = ()
         return "faq"  # "你们客服电话多少": a plain question the FAQ is sure of, with no complaint word
     if predicted in NON_TASK and TASK_ENTITIES & set(entities):
         return "ask_order_status"  # "再查一个 20261020-2271", "尾号 7 8 7 8"
-    if (predicted in ("faq", "nlu_fallback", "out_of_scope") and STATUS_ASK.search(text)
+    if (predicted in UNSURE and STATUS_ASK.search(text)
             and not HOW_TO_CHECK.search(text)):
         return "ask_order_status"
-    if predicted in ("faq", "nlu_fallback", "out_of_scope") and not HOW_TO.search(text):
+    if predicted in UNSURE and not HOW_TO.search(text):
         if OPEN_TICKET.search(text):
             return "create_ticket"
         if LOOK_UP.search(text):
             return "ask_order_status"
     if predicted not in NON_TASK | VERDICTS or len(text) > SHORT:
         fits = len(text) <= 2 * SHORT or text.isascii()  # English says the same in more characters
-        asks = predicted in ("faq", "nlu_fallback", "out_of_scope") and fits and URGE_ASK.search(text)
+        asks = predicted in UNSURE and fits and URGE_ASK.search(text)
         return "urge" if asks else None
     # "公安备案有用吗"
     question = text.rstrip("~～!！。. ").endswith(("吗", "么", "?", "？", "呢")) or ASKING.search(text)
@@ -112,6 +108,6 @@ def cue_intent(text: str, predicted: Optional[str], entities: Iterable[str] = ()
         return "goodbye"
     if THANKS.search(text) and predicted not in ("goodbye",):
         return "thanks"
-    if URGE.search(text) and predicted in ("faq", "nlu_fallback", "out_of_scope"):
+    if URGE.search(text) and predicted in UNSURE:
         return "urge"
     return None
